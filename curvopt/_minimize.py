@@ -1,0 +1,161 @@
+"""`minimize`: check the inputs once, look the method up, run it."""
+
+from __future__ import annotations
+
+import warnings
+
+import scipy.optimize
+
+from . import _registry
+from ._oracle import check_initial_point, make_oracle
+from ._result import OptimizeResult
+from ._run import Run, execute
+from ._validation import as_point
+from .hvp._resolve import make_backend
+
+__all__ = ["minimize"]
+
+
+def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bounds=None, constraints=(),
+             tol=None, callback=None, options=None):
+    """Minimize a scalar function; a drop-in replacement for `scipy.optimize.minimize`.
+
+    curvopt's own methods are second-order methods that need nothing but a
+    gradient: Hessian-vector products come from finite differences of the
+    gradient, from autograd, or from the user's `hessp`/`hess`.  Every other
+    scipy method name is passed to scipy unchanged.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float`` (or ``(float, ndarray)`` with ``jac=True``).
+    x0 : array_like, shape (n,)
+        Starting point (finite).
+    args : tuple, optional
+        Extra arguments passed to `fun`, `jac`, `hess` and `hessp`.
+    method : str, optional
+        ``'trust-ncg'`` (default: Steihaug-Toint truncated CG in a trust region)
+        or ``'newton-cg'`` (line-search truncated Newton), matched
+        case-insensitively; any of scipy's other names goes to scipy.
+    jac : callable, True, {'autograd', '2-point', '3-point'} or None
+        The gradient: a callable ``jac(x, *args)``; True if `fun` returns
+        ``(f, g)``; 'autograd' to differentiate `fun` (written with
+        ``autograd.numpy``); finite differences of `fun`.  None: autograd when
+        it can trace `fun`, otherwise forward differences with a warning.
+    hess : callable, optional
+        ``hess(x, *args)`` returning an array, sparse matrix or LinearOperator.
+    hessp : callable or {'2-point', '3-point', 'autograd'}, optional
+        ``hessp(x, p, *args) -> H p``, or how to make products from the
+        gradient: forward differences (one gradient call per product, the
+        gradient at x reused), central differences (two calls, more accurate),
+        or exact forward-over-reverse autograd products.  With neither `hess`
+        nor `hessp`: autograd products when the gradient comes from autograd,
+        otherwise '2-point'.
+    bounds, constraints :
+        Passed to scipy's methods; curvopt's methods do not take them yet (a
+        ValueError says which methods do).
+    tol : float, optional
+        Sets the method's main tolerance, ``gtol`` (the gradient test) for
+        both trust-ncg and newton-cg: curvopt stops on the gradient).
+    callback : callable, optional
+        ``callback(intermediate_result)`` (the parameter must have that name)
+        or ``callback(xk)``, called after each iteration; raising
+        `StopIteration` ends the run with status 99.
+    options : dict, optional
+        The method's options (see `curvopt._registry.trust_ncg` and
+        `newton_cg`) and those of every curvopt method: ``disp``,
+        ``return_all``, ``max_grad_calls`` (budget on gradient calls),
+        ``hvp_eps`` (relative finite-difference factor).  Unknown options
+        raise an `OptimizeWarning`, as in scipy.
+
+    Returns
+    -------
+    OptimizeResult
+        scipy's keys ``x, fun, jac, nit, nfev, njev, nhev, status, success,
+        message``, plus ``n_hvp`` (Hessian-vector products),
+        ``cg_iterations`` and ``n_nonfinite`` (trial points where the oracle
+        failed or returned NaN/inf; each was rejected).  ``njev`` counts every
+        call of the gradient, those inside finite-difference products
+        included.  ``success`` is True only when the stopping test holds.
+
+    References
+    ----------
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer,
+    2006, Chapters 4 and 7.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import rosen, rosen_der
+    >>> import curvopt
+    >>> res = curvopt.minimize(rosen, np.array([-1.2, 1.0]), jac=rosen_der)
+    >>> bool(res.success), np.allclose(res.x, 1.0, atol=1e-4)
+    (True, True)
+    """
+    if method is None:
+        method = "trust-ncg"
+    spec = _registry.lookup(method)
+    if spec is None:
+        return _scipy_method(fun, x0, args, method, jac, hess, hessp, bounds, constraints, tol, callback, options)
+    if not isinstance(args, tuple):
+        args = (args,)
+    x0 = as_point(x0)
+    _check_unsupported(spec, bounds, constraints)
+    options = _checked_options(spec, tol, options)
+    common = {name: options.pop(name, default) for name, default in _registry.COMMON_OPTIONS.items()}
+
+    oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=3)
+    backend = make_backend(oracle, fun, args, hess, hessp, common["hvp_eps"])
+    body = spec.make_body(x0.size, **options)
+    f0, g0 = check_initial_point(oracle, x0)
+    run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
+              return_all=common["return_all"], columns=spec.columns)
+    return execute(body, run)
+
+
+def _check_unsupported(spec, bounds, constraints):
+    if bounds is not None:
+        which = [m for m, s in _registry.METHODS.items() if s.supports_bounds]
+        raise ValueError(
+            f"method {spec.name!r} does not take `bounds` yet; bounds are handled by "
+            + (", ".join(map(repr, which)) + " and by " if which else "")
+            + "scipy's 'L-BFGS-B', 'TNC', 'SLSQP', 'Powell', 'Nelder-Mead' and 'trust-constr'"
+        )
+    if constraints is not None and len(constraints) > 0 if isinstance(constraints, (list, tuple)) else constraints:
+        raise ValueError(
+            f"method {spec.name!r} does not take `constraints`; use scipy's 'SLSQP', 'COBYLA', "
+            "'COBYQA' or 'trust-constr'"
+        )
+
+
+def _checked_options(spec, tol, options):
+    options = {} if options is None else dict(options)
+    if tol is not None:
+        options.setdefault(spec.tol_option, tol)
+    unknown = sorted(set(options) - spec.options)
+    if unknown:
+        warnings.warn(
+            f"Unknown solver options for {spec.name!r}: {', '.join(unknown)}",
+            scipy.optimize.OptimizeWarning,
+            stacklevel=4,
+        )
+        for name in unknown:
+            del options[name]
+    return options
+
+
+def _scipy_method(fun, x0, args, method, jac, hess, hessp, bounds, constraints, tol, callback, options):
+    """scipy's method, unchanged, except that curvopt's 'autograd' strings become callables."""
+    if isinstance(jac, str) and jac.lower() == "autograd":
+        from autograd import grad
+
+        args_tuple = args if isinstance(args, tuple) else (args,)
+        jac = grad(lambda x, *a: fun(x, *a)) if args_tuple else grad(fun)
+    if isinstance(hessp, str) and hessp.lower() == "autograd":
+        from autograd import grad, make_jvp
+
+        hessp = lambda x, p, *a: make_jvp(grad(lambda y: fun(y, *a)))(x)(p)[1]  # noqa: E731
+    res = scipy.optimize.minimize(fun, x0, args=args, method=method, jac=jac, hess=hess, hessp=hessp,
+                                  bounds=bounds, constraints=constraints, tol=tol, callback=callback,
+                                  options=options)
+    return OptimizeResult(res)

@@ -1,0 +1,146 @@
+"""Method name -> what the method is and what it accepts.
+
+One table: `minimize` looks a method up here, validates the options against
+its entry, and calls it; the list of method names in every error message and
+the test that loops over all methods come from the same table.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .line_search.newton_cg import NEWTON_CG_COLUMNS, newton_cg_body
+from .trust_region import steihaug
+from .trust_region._loop import TRUST_REGION_COLUMNS, trust_region_body
+
+__all__ = ["MethodSpec", "METHODS", "SCIPY_METHODS", "COMMON_OPTIONS", "lookup"]
+
+# Options every curvopt method takes; `minimize` consumes them itself.
+COMMON_OPTIONS = {
+    "disp": False,  # print a per-iteration table and a summary
+    "return_all": False,  # keep every iterate in result.allvecs
+    "max_grad_calls": None,  # budget on gradient calls (every finite-difference product included)
+    "hvp_eps": None,  # relative finite-difference factor of Hessian-vector products
+}
+
+
+def _nonnegative(name, value):
+    if not value >= 0:
+        raise ValueError(f"option `{name}` must be a number >= 0; got {value!r}")
+
+
+def _count(name, value, default):
+    if value is None:
+        return default
+    if int(value) != value or value < 1:
+        raise ValueError(f"option `{name}` must be a positive integer; got {value!r}")
+    return int(value)
+
+
+def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
+              cg_maxiter=None, compiled="auto"):
+    """Options of ``method='trust-ncg'`` (scipy's names and defaults, plus curvopt's).
+
+    gtol : float
+        Stop when ``||g||_2 <= gtol`` (scipy's default 1e-4).
+    maxiter : int
+        Iterations (trust-region subproblems), default ``200 n`` as scipy.
+    initial_trust_radius, max_trust_radius, eta : float
+        scipy's trust-region parameters (1, 1000, 0.15).
+    cg_maxiter : int
+        Cap on CG iterations per subproblem, default ``max(20, 2 n)``.
+    compiled : {'auto', True, False}
+        Run the whole loop in numba nopython mode when `fun` and `jac` are
+        numba-jitted functions ('auto': whenever possible).
+    """
+    _nonnegative("gtol", gtol)
+    if not 0 <= eta < 0.25:
+        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
+    if not 0 < initial_trust_radius <= max_trust_radius:
+        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
+                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
+    return trust_region_body(
+        steihaug.solve,
+        gtol=gtol,
+        maxiter=_count("maxiter", maxiter, 200 * n),
+        initial_trust_radius=initial_trust_radius,
+        max_trust_radius=max_trust_radius,
+        eta=eta,
+        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
+    )
+
+
+def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4):
+    """Options of ``method='newton-cg'``.
+
+    gtol : float
+        Stop when ``||g||_2 <= gtol`` (curvopt's addition; `tol` sets it).
+    xtol : float
+        Accepted for compatibility and ignored: scipy's step test
+        ``sum |step| <= xtol n`` reports false successes (see
+        `curvopt.line_search.newton_cg`).
+    maxiter : int
+        Iterations, default ``200 n`` as scipy.
+    cg_maxiter : int
+        Cap on CG iterations per Newton step, default ``max(20, 2 n)``.
+    c1 : float
+        Armijo sufficient-decrease constant.
+    """
+    _nonnegative("gtol", gtol)
+    if not 0 < c1 < 1:
+        raise ValueError(f"option `c1` must be in (0, 1); got {c1!r}")
+    return newton_cg_body(
+        gtol=gtol,
+        maxiter=_count("maxiter", maxiter, 200 * n),
+        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
+        c1=c1,
+    )
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A curvopt method: how to build its solver body and what it accepts."""
+
+    name: str
+    make_body: Callable  # make_body(n, **options) -> body(run) -> Status
+    columns: tuple  # progress-table columns
+    tol_option: str  # the option that `tol` sets, as in scipy
+    supports_bounds: bool = False
+    supports_constraints: bool = False
+    compiled: bool = False  # has a numba nopython path for jitted oracles
+    options: frozenset = field(init=False)
+
+    def __post_init__(self):
+        params = inspect.signature(self.make_body).parameters
+        names = {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+        object.__setattr__(self, "options", frozenset(names | set(COMMON_OPTIONS)))
+
+
+METHODS = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("trust-ncg", trust_ncg, TRUST_REGION_COLUMNS, "gtol", compiled=True),
+        MethodSpec("newton-cg", newton_cg, NEWTON_CG_COLUMNS, "gtol"),
+    )
+}
+
+# scipy's own methods, passed through unchanged when curvopt has no method of that name.
+SCIPY_METHODS = (
+    "nelder-mead", "powell", "cg", "bfgs", "l-bfgs-b", "tnc", "cobyla", "cobyqa", "slsqp",
+    "trust-constr", "dogleg", "trust-exact", "trust-krylov",
+)
+
+
+def lookup(method):
+    """The `MethodSpec` for `method`, None for a scipy pass-through, or ValueError."""
+    if not isinstance(method, str):
+        raise TypeError(f"`method` must be a string (or None); got {type(method).__name__}")
+    name = method.lower()
+    if name in METHODS:
+        return METHODS[name]
+    if name in SCIPY_METHODS:
+        return None
+    known = ", ".join(repr(m) for m in (*METHODS, *(m for m in SCIPY_METHODS if m not in METHODS)))
+    raise ValueError(f"unknown method {method!r}; known methods (case-insensitive): {known}")

@@ -1,0 +1,5 @@
+"""Line-search Newton methods."""
+
+from .newton_cg import newton_cg_body
+
+__all__ = ["newton_cg_body"]

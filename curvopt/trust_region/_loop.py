@@ -1,0 +1,132 @@
+"""The trust-region outer loop shared by every subproblem solver.
+
+Parameter defaults are scipy's (initial radius 1, largest radius 1000,
+acceptance threshold eta = 0.15, gtol = 1e-4) so that switching the import
+changes nothing a user relied on; the radius rules are those of Nocedal &
+Wright, Algorithm 4.1, except that a rejected step shrinks the radius to a
+quarter of the *step* when the step was shorter than the radius (Conn, Gould
+& Toint 2000, Sec. 17.1), which saves the string of rejections an interior
+Newton step would otherwise cost.
+
+Near the solution the energy difference ``f(x) - f(x + p)`` drowns in
+round-off (``|f|`` of a large molecule is ~1e3 eV, the decrease ~1e-9 eV), so
+the ratio test is supplemented by a gradient test: a step whose predicted
+decrease is below the resolution of `f` and that the ratio test rejects is
+still accepted when the gradient norm falls and `f` does not rise beyond its
+resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._oracle import OracleError
+from .._result import Status
+from .steihaug import StopReason
+
+__all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
+
+_EPS = np.finfo(float).eps
+# Resolution of f, relative to max(1, |f|), below which differences are noise.
+_F_RESOLUTION = 100 * _EPS
+
+TRUST_REGION_COLUMNS = (
+    ("f", 14, ".7e"),
+    ("gnorm", 10, ".3e"),
+    ("trust_radius", 12, ".3e"),
+    ("cg_iterations", 13, "d"),
+    ("rho", 10, ".3f"),
+    ("njev", 7, "d"),
+)
+
+
+def forcing_tolerance(gnorm: float) -> float:
+    """Inexact-Newton residual target, superlinear near the solution
+    (Nocedal & Wright, eq. 7.3 with eta_k = min(0.5, sqrt(||g||)))."""
+    return min(0.5, math.sqrt(gnorm)) * gnorm
+
+
+def trust_region_body(
+    subproblem,
+    *,
+    gtol,
+    maxiter,
+    initial_trust_radius,
+    max_trust_radius,
+    eta,
+    cg_maxiter,
+):
+    """A solver body (see `curvopt._run`) for trust-region Newton with `subproblem`."""
+
+    def body(run):
+        oracle, backend = run.oracle, run.backend
+        radius = float(initial_trust_radius)
+        while True:
+            gnorm = run.gnorm
+            if gnorm <= gtol:
+                return Status.SUCCESS
+            if run.nit >= maxiter:
+                return Status.MAXITER
+            backend.linearize(run.x, run.g)
+            sub = subproblem(run.g, backend, radius, forcing_tolerance(gnorm), cg_maxiter)
+            run.nit += 1
+            run.cg_iterations += sub.n_products
+            step_norm = float(np.linalg.norm(sub.step))
+            rho = -math.inf
+            accepted = False
+            nonfinite = False
+            if sub.reason == StopReason.NONFINITE and step_norm == 0.0:
+                nonfinite = True  # the gradient is not finite right next to x
+            elif not sub.predicted_reduction > 0.0:
+                return Status.PRECISION_LOSS
+            else:
+                x_trial = run.x + sub.step
+                f_trial = _value_or_nan(oracle, x_trial)
+                if not math.isfinite(f_trial):
+                    nonfinite = True
+                else:
+                    rho = (run.f - f_trial) / sub.predicted_reduction
+                    resolution = _F_RESOLUTION * max(1.0, abs(run.f))
+                    if rho > eta or sub.predicted_reduction < resolution:
+                        g_trial = _gradient_or_none(oracle, x_trial)
+                        if g_trial is None:
+                            nonfinite = True
+                        elif rho > eta or (
+                            f_trial <= run.f + resolution and np.linalg.norm(g_trial) < gnorm
+                        ):
+                            accepted = True
+                            run.move_to(x_trial, f_trial, g_trial)
+            if nonfinite:
+                run.n_nonfinite += 1
+                rho = -math.inf
+            if rho < 0.25:
+                radius = 0.25 * radius
+            elif rho > 0.75 and sub.hits_boundary:
+                radius = min(2.0 * radius, max_trust_radius)
+            if radius < _EPS * max(1.0, float(np.linalg.norm(run.x))):
+                return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
+            stop = run.end_of_iteration(
+                f=run.f, gnorm=run.gnorm, trust_radius=radius, cg_iterations=sub.n_products,
+                rho=rho if math.isfinite(rho) else None, njev=oracle.njev, accepted=accepted,
+            )
+            if stop:
+                return Status.CALLBACK
+
+    return body
+
+
+def _value_or_nan(oracle, x) -> float:
+    try:
+        return oracle.value(x)
+    except OracleError:
+        return math.nan
+
+
+def _gradient_or_none(oracle, x):
+    try:
+        g = oracle.gradient(x)
+    except OracleError:
+        return None
+    return g if np.all(np.isfinite(g)) else None
