@@ -56,7 +56,7 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         ValueError says which methods do).
     tol : float, optional
         Sets the method's main tolerance, ``gtol`` (the gradient test) for
-        both trust-ncg and newton-cg: curvopt stops on the gradient).
+        both trust-ncg and newton-cg (curvopt stops on the gradient).
     callback : callable, optional
         ``callback(intermediate_result)`` (the parameter must have that name)
         or ``callback(xk)``, called after each iteration; raising
@@ -105,7 +105,7 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     common = {name: options.pop(name, default) for name, default in _registry.COMMON_OPTIONS.items()}
 
     oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=3)
-    backend = make_backend(oracle, fun, args, hess, hessp, common["hvp_eps"])
+    backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
     body = spec.make_body(x0.size, **options)
     f0, g0 = check_initial_point(oracle, x0)
     run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],

@@ -12,7 +12,15 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Oracle", "OracleError", "BudgetExhausted", "make_oracle", "autograd_traceable", "check_initial_point"]
+__all__ = [
+    "Oracle",
+    "OracleError",
+    "BudgetExhausted",
+    "make_oracle",
+    "autograd_traceable",
+    "autograd_jvp_works",
+    "check_initial_point",
+]
 
 _FD_GRADIENT_SCHEMES = ("2-point", "3-point")
 
@@ -199,6 +207,21 @@ def autograd_traceable(fun, x0, args) -> bool:
     except Exception:
         return False
     return g.shape == x0.shape and bool(np.all(np.isfinite(g)))
+
+
+def autograd_jvp_works(jac, x0, args) -> bool:
+    """Whether autograd's forward mode can differentiate the gradient `jac` at `x0`."""
+    if _is_numba_dispatcher(jac):
+        return False
+    try:
+        from autograd import make_jvp
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # autograd warns when the output does not depend on x
+            out = np.asarray(make_jvp(lambda x: jac(x, *args))(x0)(np.ones_like(x0))[1], dtype=float)
+    except Exception:
+        return False
+    return out.shape == x0.shape and bool(np.all(np.isfinite(out)))
 
 
 def _is_numba_dispatcher(obj) -> bool:

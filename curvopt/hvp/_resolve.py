@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._oracle import autograd_jvp_works
 from .backends import AutogradHVP, FiniteDifferenceHVP, UserHess, UserHessp
 
 __all__ = ["HVP_SCHEMES", "make_backend"]
@@ -9,7 +10,7 @@ __all__ = ["HVP_SCHEMES", "make_backend"]
 HVP_SCHEMES = ("2-point", "3-point", "autograd")
 
 
-def make_backend(oracle, fun, args, hess=None, hessp=None, rel_step=None):
+def make_backend(oracle, fun, args, x0, hess=None, hessp=None, rel_step=None):
     """The Hessian-vector product source for a run of `minimize`.
 
     With neither `hess` nor `hessp`, products come from the gradient: exact
@@ -35,7 +36,7 @@ def make_backend(oracle, fun, args, hess=None, hessp=None, rel_step=None):
         return FiniteDifferenceHVP(oracle.gradient, scheme, rel_step)
     if oracle.jac_mode == "autograd":
         return AutogradHVP(fun, args)
-    if oracle.jac_mode == "callable":
+    if oracle.jac_mode == "callable" and autograd_jvp_works(oracle.jac_callable, x0, args):
         return AutogradHVP(oracle.jac_callable, args, is_gradient=True)
     raise ValueError(f"{name}='autograd' needs `fun` or `jac` written with autograd.numpy")
 

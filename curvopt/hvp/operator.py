@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from .._oracle import Oracle, autograd_traceable
+from .._oracle import Oracle, autograd_jvp_works, autograd_traceable
 from .._validation import as_finite_vector
 from .backends import AutogradHVP, FiniteDifferenceHVP, UserHessp
 
@@ -123,7 +123,7 @@ def _choose_backend(x, jac, fun, hessp, args, method, eps):
     if method == "autograd":
         if fun_traceable:
             return AutogradHVP(fun, args), None
-        if jac is not None:
+        if jac is not None and autograd_jvp_works(jac, x, args):
             return AutogradHVP(jac, args, is_gradient=True), None
         raise ValueError("method='autograd' needs `fun` (or `jac`) written with autograd.numpy")
     if jac is None:

@@ -2,11 +2,9 @@
 
 Parameter defaults are scipy's (initial radius 1, largest radius 1000,
 acceptance threshold eta = 0.15, gtol = 1e-4) so that switching the import
-changes nothing a user relied on; the radius rules are those of Nocedal &
-Wright, Algorithm 4.1, except that a rejected step shrinks the radius to a
-quarter of the *step* when the step was shorter than the radius (Conn, Gould
-& Toint 2000, Sec. 17.1), which saves the string of rejections an interior
-Newton step would otherwise cost.
+changes nothing a user relied on; the radius rules are scipy's and those of
+Nocedal & Wright, Algorithm 4.1 (a quarter on rho < 1/4, doubled on rho > 3/4
+at the boundary).
 
 Near the solution the energy difference ``f(x) - f(x + p)`` drowns in
 round-off (``|f|`` of a large molecule is ~1e3 eV, the decrease ~1e-9 eV), so
