@@ -137,7 +137,7 @@ def _checked_options(spec, tol, options):
         warnings.warn(
             f"Unknown solver options for {spec.name!r}: {', '.join(unknown)}",
             scipy.optimize.OptimizeWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
         for name in unknown:
             del options[name]

@@ -65,8 +65,9 @@ class Run:
         self.progress.line(self.nit, **progress_values)
         if self._callback is None:
             return False
-        intermediate = OptimizeResult(x=self.x.copy(), fun=self.f, jac=self.g.copy(), nit=self.nit,
-                                      njev=self.oracle.njev, **progress_values)
+        intermediate = OptimizeResult(progress_values)
+        del intermediate["f"]  # the progress table's name for `fun`
+        intermediate.update(x=self.x.copy(), fun=self.f, jac=self.g.copy(), nit=self.nit, njev=self.oracle.njev)
         try:
             self._callback(intermediate)
         except StopIteration:

@@ -29,6 +29,9 @@ __all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
 _EPS = np.finfo(float).eps
 # Resolution of f, relative to max(1, |f|), below which differences are noise.
 _F_RESOLUTION = 100 * _EPS
+# Consecutive failed trial points (NaN, inf or an exception) before the run is given up:
+# each quarters the radius, so ten span six orders of magnitude.
+_MAX_CONSECUTIVE_FAILURES = 10
 
 TRUST_REGION_COLUMNS = (
     ("f", 14, ".7e"),
@@ -61,6 +64,7 @@ def trust_region_body(
     def body(run):
         oracle, backend = run.oracle, run.backend
         radius = float(initial_trust_radius)
+        consecutive_failures = 0
         while True:
             gnorm = run.gnorm
             if gnorm <= gtol:
@@ -81,14 +85,14 @@ def trust_region_body(
                 return Status.PRECISION_LOSS
             else:
                 x_trial = run.x + sub.step
-                f_trial = _value_or_nan(oracle, x_trial)
+                f_trial = _value_or_nan(run, x_trial)
                 if not math.isfinite(f_trial):
                     nonfinite = True
                 else:
                     rho = (run.f - f_trial) / sub.predicted_reduction
                     resolution = _F_RESOLUTION * max(1.0, abs(run.f))
                     if rho > eta or sub.predicted_reduction < resolution:
-                        g_trial = _gradient_or_none(oracle, x_trial)
+                        g_trial = _gradient_or_none(run, x_trial)
                         if g_trial is None:
                             nonfinite = True
                         elif rho > eta or (
@@ -98,7 +102,12 @@ def trust_region_body(
                             run.move_to(x_trial, f_trial, g_trial)
             if nonfinite:
                 run.n_nonfinite += 1
+                consecutive_failures += 1
                 rho = -math.inf
+                if consecutive_failures > _MAX_CONSECUTIVE_FAILURES:
+                    return Status.ORACLE_ERROR if "exception" in run.extra else Status.NAN_RESULT
+            else:
+                consecutive_failures = 0
             if rho < 0.25:
                 radius = 0.25 * radius
             elif rho > 0.75 and sub.hits_boundary:
@@ -115,16 +124,23 @@ def trust_region_body(
     return body
 
 
-def _value_or_nan(oracle, x) -> float:
+def _value_or_nan(run, x) -> float:
+    """The value at a trial point; NaN if the oracle raised (the exception is kept)."""
     try:
-        return oracle.value(x)
-    except OracleError:
+        value = run.oracle.value(x)
+    except OracleError as err:
+        run.extra["exception"] = err.__cause__
         return math.nan
+    run.extra.pop("exception", None)
+    return value
 
 
-def _gradient_or_none(oracle, x):
+def _gradient_or_none(run, x):
+    """The gradient at a trial point; None if the oracle raised or it is not finite."""
     try:
-        g = oracle.gradient(x)
-    except OracleError:
+        g = run.oracle.gradient(x)
+    except OracleError as err:
+        run.extra["exception"] = err.__cause__
         return None
+    run.extra.pop("exception", None)
     return g if np.all(np.isfinite(g)) else None
