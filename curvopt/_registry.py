@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .line_search.newton_cg import NEWTON_CG_COLUMNS, newton_cg_body
+from .trust_region import lanczos as gltr
 from .trust_region import steihaug
-from .trust_region._loop import TRUST_REGION_COLUMNS, trust_region_body
+from .trust_region._loop import TRUST_REGION_COLUMNS, forcing_tolerance, trust_region_body
 
 __all__ = ["MethodSpec", "METHODS", "SCIPY_METHODS", "COMMON_OPTIONS", "lookup"]
 
@@ -39,6 +40,26 @@ def _count(name, value, default):
     return int(value)
 
 
+def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
+                  forcing=forcing_tolerance):
+    _nonnegative("gtol", gtol)
+    if not 0 <= eta < 0.25:
+        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
+    if not 0 < initial_trust_radius <= max_trust_radius:
+        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
+                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
+    return trust_region_body(
+        subproblem,
+        gtol=gtol,
+        maxiter=_count("maxiter", maxiter, 200 * n),
+        initial_trust_radius=initial_trust_radius,
+        max_trust_radius=max_trust_radius,
+        eta=eta,
+        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
+        forcing=forcing,
+    )
+
+
 def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
               cg_maxiter=None, compiled="auto"):
     """Options of ``method='trust-ncg'`` (scipy's names and defaults, plus curvopt's).
@@ -55,21 +76,23 @@ def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust
         Run the whole loop in numba nopython mode when `fun` and `jac` are
         numba-jitted functions ('auto': whenever possible).
     """
-    _nonnegative("gtol", gtol)
-    if not 0 <= eta < 0.25:
-        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
-    if not 0 < initial_trust_radius <= max_trust_radius:
-        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
-                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
-    return trust_region_body(
-        steihaug.solve,
-        gtol=gtol,
-        maxiter=_count("maxiter", maxiter, 200 * n),
-        initial_trust_radius=initial_trust_radius,
-        max_trust_radius=max_trust_radius,
-        eta=eta,
-        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
-    )
+    return _trust_region(n, steihaug.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter)
+
+
+def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
+                 cg_maxiter=None, inexact=True):
+    """Options of ``method='trust-krylov'`` (GLTR subproblems; scipy's names and defaults).
+
+    inexact : bool
+        As scipy: True solves each subproblem to the inexact-Newton tolerance
+        ``min(0.5, sqrt(||g||)) ||g||``, False to ``1e-10 ||g||`` (fewer
+        iterations, more products).
+
+    The other options are those of trust-ncg.
+    """
+    forcing = forcing_tolerance if inexact else (lambda gnorm: 1e-10 * gnorm)
+    return _trust_region(n, gltr.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
+                         forcing)
 
 
 def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4):
@@ -122,6 +145,7 @@ METHODS = {
     spec.name: spec
     for spec in (
         MethodSpec("trust-ncg", trust_ncg, TRUST_REGION_COLUMNS, "gtol", compiled=True),
+        MethodSpec("trust-krylov", trust_krylov, TRUST_REGION_COLUMNS, "gtol"),
         MethodSpec("newton-cg", newton_cg, NEWTON_CG_COLUMNS, "gtol"),
     )
 }

@@ -250,10 +250,22 @@ def trigonometric(x):
     return n - anp.sum(anp.cos(x)) + i * (1.0 - anp.cos(x)) - anp.sin(x)
 
 
+def product(x):
+    """Product of the entries, as a chain of multiplications.
+
+    (autograd's ``prod`` differentiates by dividing by ``x``, which gives NaN at
+    zeros, e.g. at Brown almost-linear's local minimizer (0, ..., 0, n + 1).)
+    """
+    value = x[0]
+    for i in range(1, x.shape[0]):
+        value = value * x[i]
+    return value
+
+
 def brown_almost_linear(x):
     n = x.shape[0]
     s = anp.sum(x)
-    return anp.concatenate([x[:-1] + s - (n + 1.0), anp.stack([anp.prod(x) - 1.0])])
+    return anp.concatenate([x[:-1] + s - (n + 1.0), anp.stack([product(x) - 1.0])])
 
 
 def discrete_boundary_value(x):
@@ -288,17 +300,18 @@ BROYDEN_BANDED_LOWER = 5
 BROYDEN_BANDED_UPPER = 1
 
 
-def broyden_banded_mask(n):
-    """Boolean (n, n) matrix, True where x_j enters residual i (j != i, i-5 <= j <= i+1)."""
-    i = np.arange(n)[:, None]
-    j = np.arange(n)[None, :]
-    return (j != i) & (j >= i - BROYDEN_BANDED_LOWER) & (j <= i + BROYDEN_BANDED_UPPER)
-
-
 def broyden_banded(x):
     n = x.shape[0]
-    band = broyden_banded_mask(n).astype(np.float64)
-    return x * (2.0 + 5.0 * x ** 2) + 1.0 - anp.dot(band, x * (1.0 + x))
+    q = x * (1.0 + x)
+    coupling = anp.zeros(n)
+    for offset in range(-BROYDEN_BANDED_LOWER, BROYDEN_BANDED_UPPER + 1):
+        if offset == 0 or abs(offset) >= n:
+            continue
+        if offset < 0:   # x_j with j = i + offset < i
+            coupling = coupling + anp.concatenate([anp.zeros(-offset), q[: n + offset]])
+        else:            # x_j with j = i + offset > i
+            coupling = coupling + anp.concatenate([q[offset:], anp.zeros(offset)])
+    return x * (2.0 + 5.0 * x ** 2) + 1.0 - coupling
 
 
 def linear_full_rank(x, m):
@@ -309,14 +322,3 @@ def linear_full_rank(x, m):
 
 def chained_rosenbrock(x):
     return anp.concatenate([10.0 * (x[1:] - x[:-1] ** 2), 1.0 - x[:-1]])
-
-
-def chebyquad(x):
-    n = x.shape[0]
-    y = 2.0 * x - 1.0
-    rows = [anp.mean(y)]
-    t_prev, t_cur = anp.ones(n), y
-    for i in range(2, n + 1):
-        t_prev, t_cur = t_cur, 2.0 * y * t_cur - t_prev
-        rows.append(anp.mean(t_cur) + (1.0 / (i * i - 1.0) if i % 2 == 0 else 0.0))
-    return anp.stack(rows)

@@ -58,8 +58,12 @@ def trust_region_body(
     max_trust_radius,
     eta,
     cg_maxiter,
+    forcing=forcing_tolerance,
 ):
-    """A solver body (see `curvopt._run`) for trust-region Newton with `subproblem`."""
+    """A solver body (see `curvopt._run`) for trust-region Newton with `subproblem`.
+
+    `forcing(gnorm)` is the residual tolerance handed to the subproblem solver.
+    """
 
     def body(run):
         oracle, backend = run.oracle, run.backend
@@ -72,7 +76,7 @@ def trust_region_body(
             if run.nit >= maxiter:
                 return Status.MAXITER
             backend.linearize(run.x, run.g)
-            sub = subproblem(run.g, backend, radius, forcing_tolerance(gnorm), cg_maxiter)
+            sub = subproblem(run.g, backend, radius, forcing(gnorm), cg_maxiter)
             run.nit += 1
             run.cg_iterations += sub.n_products
             step_norm = float(np.linalg.norm(sub.step))
