@@ -92,7 +92,8 @@ class Oracle:
             return self.value_and_gradient(x)[0]
         self.nfev += 1
         f = _as_scalar(self._call(self._fun, x))
-        self._remember(x, f, None)
+        if self.jac_mode in _FD_GRADIENT_SCHEMES:  # a forward-difference gradient reuses f(x)
+            self._remember(x, f, None)
         return f
 
     def gradient(self, x) -> np.ndarray:
@@ -127,9 +128,7 @@ class Oracle:
         if mode == "autograd":
             self._charge_gradient()
             f, g = self._call(self._ag_value_and_grad, x, with_args=False)
-            f, g = _as_scalar(f), _as_gradient(g, x.size)
-            self._remember(x, f, None)
-            return f, g
+            return _as_scalar(f), _as_gradient(g, x.size)
         f = self.value(x)
         return f, self.gradient(x)
 
@@ -181,6 +180,8 @@ class Oracle:
 
 
 def _as_scalar(value) -> float:
+    if type(value) is float:  # the common case, without numpy's overhead
+        return value
     arr = np.asarray(value, dtype=float)
     if arr.size != 1:
         raise ValueError(f"`fun` must return a scalar; got an array of shape {arr.shape}")

@@ -16,6 +16,7 @@ import numpy as np
 from ._oracle import BudgetExhausted, OracleError
 from ._progress import Progress
 from ._result import OptimizeResult, Status
+from ._validation import norm as _norm
 
 __all__ = ["Run", "execute", "wrap_callback"]
 
@@ -43,6 +44,7 @@ class Run:
         self.oracle = oracle
         self.backend = backend
         self.x, self.f, self.g = x, f, g
+        self.gnorm = _norm(g)
         self.nit = 0
         self.n_nonfinite = 0
         self.cg_iterations = 0
@@ -51,12 +53,9 @@ class Run:
         self._callback = wrap_callback(callback)
         self.progress = Progress(disp, columns)
 
-    @property
-    def gnorm(self) -> float:
-        return float(np.linalg.norm(self.g))
-
     def move_to(self, x, f, g):
         self.x, self.f, self.g = x, f, g
+        self.gnorm = _norm(g)
         if self.allvecs is not None:
             self.allvecs.append(x.copy())
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["as_finite_vector", "as_point"]
+__all__ = ["as_finite_vector", "as_point", "norm"]
+
+
+def norm(v) -> float:
+    """Euclidean norm of a 1-D float array, without `numpy.linalg.norm`'s overhead
+    (it dominates in small problems, where each call costs microseconds)."""
+    return math.sqrt(float(np.dot(v, v)))
 
 
 def as_finite_vector(value, name: str, n: int | None = None) -> np.ndarray:

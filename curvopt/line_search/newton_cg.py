@@ -26,6 +26,7 @@ import numpy as np
 
 from .._oracle import OracleError
 from .._result import Status
+from .._validation import norm as _norm
 from ..trust_region._loop import forcing_tolerance
 from ..trust_region.steihaug import solve as truncated_cg
 
@@ -75,11 +76,11 @@ def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
             step = alpha * direction
             run.move_to(x_new, f_new, g_new)
             if run.end_of_iteration(
-                f=f_new, gnorm=run.gnorm, step=float(np.linalg.norm(step)),
+                f=f_new, gnorm=run.gnorm, step=_norm(step),
                 cg_iterations=sub.n_products, alpha=alpha, njev=oracle.njev,
             ):
                 return Status.CALLBACK
-            if float(np.linalg.norm(step)) <= _EPS * max(1.0, float(np.linalg.norm(x_new))):
+            if _norm(step) <= _EPS * max(1.0, _norm(x_new)):
                 return Status.PRECISION_LOSS
 
     return body

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._oracle import OracleError
 from .._result import Status
+from .._validation import norm as _norm
 from .steihaug import StopReason
 
 __all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
@@ -79,7 +80,7 @@ def trust_region_body(
             sub = subproblem(run.g, backend, radius, forcing(gnorm), cg_maxiter)
             run.nit += 1
             run.cg_iterations += sub.n_products
-            step_norm = float(np.linalg.norm(sub.step))
+            step_norm = _norm(sub.step)
             rho = -math.inf
             accepted = False
             nonfinite = False
@@ -100,7 +101,7 @@ def trust_region_body(
                         if g_trial is None:
                             nonfinite = True
                         elif rho > eta or (
-                            f_trial <= run.f + resolution and np.linalg.norm(g_trial) < gnorm
+                            f_trial <= run.f + resolution and _norm(g_trial) < gnorm
                         ):
                             accepted = True
                             run.move_to(x_trial, f_trial, g_trial)
@@ -116,7 +117,7 @@ def trust_region_body(
                 radius = 0.25 * radius
             elif rho > 0.75 and sub.hits_boundary:
                 radius = min(2.0 * radius, max_trust_radius)
-            if radius < _EPS * max(1.0, float(np.linalg.norm(run.x))):
+            if radius < 1e-10 and radius < _EPS * max(1.0, _norm(run.x)):
                 return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
             stop = run.end_of_iteration(
                 f=run.f, gnorm=run.gnorm, trust_radius=radius, cg_iterations=sub.n_products,
@@ -147,4 +148,4 @@ def _gradient_or_none(run, x):
         run.extra["exception"] = err.__cause__
         return None
     run.extra.pop("exception", None)
-    return g if np.all(np.isfinite(g)) else None
+    return g if np.isfinite(g).all() else None

@@ -27,7 +27,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["StopReason", "SubproblemResult", "solve", "boundary_root"]
+from . import _cg_kernels as _k
+
+__all__ = ["StopReason", "SubproblemResult", "solve"]
 
 
 class StopReason(enum.IntEnum):
@@ -49,16 +51,6 @@ class SubproblemResult(NamedTuple):
     curvature: float  # d'Hd / d'd of the last direction: negative with NEGATIVE_CURVATURE
 
 
-def boundary_root(z, d, radius) -> float:
-    """The tau >= 0 with ||z + tau d|| = radius (z strictly inside)."""
-    a = float(np.dot(d, d))
-    b = float(np.dot(z, d))
-    c = float(np.dot(z, z)) - radius * radius
-    disc = math.sqrt(max(b * b - a * c, 0.0))
-    # The larger root of a tau^2 + 2 b tau + c, written without cancellation.
-    return -c / (b + disc) if b > 0.0 else (disc - b) / a
-
-
 def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
     """Approximately minimize the quadratic model inside the trust region.
 
@@ -77,52 +69,23 @@ def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
     maxiter : int
         Cap on CG iterations (= products).
     """
-    z = np.zeros_like(g)
+    z = np.zeros(g.size)
     r = g.copy()
     d = -g
     rr = float(np.dot(r, r))
-    bounded = math.isfinite(trust_radius)
     curvature = 0.0
     for j in range(maxiter):
         Hd = hvp(d)
-        dHd = float(np.dot(d, Hd))
-        if not math.isfinite(dHd):
-            return _finish(z, r, g, StopReason.NONFINITE, j + 1, curvature)
-        dd = float(np.dot(d, d))
-        curvature = dHd / dd
-        if dHd <= 0.0:
-            if not bounded:
-                if j == 0:
-                    return _finish(d, None, g, StopReason.NEGATIVE_CURVATURE, 1, curvature)
-                return _finish(z, r, g, StopReason.NEGATIVE_CURVATURE, j + 1, curvature)
-            tau = boundary_root(z, d, trust_radius)
-            return _to_boundary(z, r, g, d, Hd, tau, StopReason.NEGATIVE_CURVATURE, j + 1, curvature)
-        alpha = rr / dHd
-        z_next = z + alpha * d
-        if bounded and float(np.dot(z_next, z_next)) >= trust_radius * trust_radius:
-            tau = boundary_root(z, d, trust_radius)
-            return _to_boundary(z, r, g, d, Hd, tau, StopReason.BOUNDARY, j + 1, curvature)
-        r = r + alpha * Hd
-        z = z_next
-        rr_next = float(np.dot(r, r))
-        if rr_next < tol * tol:
-            return _finish(z, r, g, StopReason.CONVERGED, j + 1, curvature)
-        d = (rr_next / rr) * d - r
-        rr = rr_next
-    return _finish(z, r, g, StopReason.MAXITER, maxiter, curvature)
-
-
-def _to_boundary(z, r, g, d, Hd, tau, reason, n_products, curvature):
-    p = z + tau * d
-    Hp = (r - g) + tau * Hd
-    pred = -(float(np.dot(g, p)) + 0.5 * float(np.dot(p, Hp)))
-    return SubproblemResult(p, pred, reason, n_products, True, curvature)
-
-
-def _finish(z, r, g, reason, n_products, curvature):
-    if r is None:  # steepest descent fallback: the model is not convex along it
-        pred = float(np.dot(g, g))  # first-order decrease per unit step, for line searches
-        return SubproblemResult(z, pred, reason, n_products, False, curvature)
-    # m(0) - m(z) = -(g'z + z'Hz/2) with Hz = r - g
-    pred = -(float(np.dot(g, z)) + 0.5 * float(np.dot(z, r - g)))
-    return SubproblemResult(z, pred, reason, n_products, False, curvature)
+        code, rr, curvature = _k.cg_iteration(z, r, d, Hd, rr, trust_radius, tol)
+        if code == _k.CONTINUE:
+            continue
+        reason = StopReason(code)
+        if reason == StopReason.NONFINITE:
+            return SubproblemResult(z, _k.model_decrease(g, z, r), reason, j + 1, False, curvature)
+        if reason == StopReason.NEGATIVE_CURVATURE and math.isinf(trust_radius):
+            if j == 0:  # no curvature information: the steepest-descent direction
+                return SubproblemResult(d, float(np.dot(g, g)), reason, 1, False, curvature)
+            return SubproblemResult(z, _k.model_decrease(g, z, r), reason, j + 1, False, curvature)
+        hits_boundary = reason != StopReason.CONVERGED
+        return SubproblemResult(z, _k.model_decrease(g, z, r), reason, j + 1, hits_boundary, curvature)
+    return SubproblemResult(z, _k.model_decrease(g, z, r), StopReason.MAXITER, maxiter, False, curvature)
