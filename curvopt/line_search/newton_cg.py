@@ -44,6 +44,7 @@ NEWTON_CG_COLUMNS = (
 _ARMIJO_C1 = 1e-4  # sufficient-decrease constant (Nocedal & Wright, Sec. 3.1)
 _MAX_BACKTRACKS = 40
 _EPS = np.finfo(float).eps
+_F_RESOLUTION = 100 * _EPS  # as in the trust-region loop
 
 
 def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
@@ -66,12 +67,24 @@ def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
             if not slope < 0.0:  # CG failed to give descent (non-finite products): fall back to -g
                 run.n_nonfinite += sub.reason == sub.reason.NONFINITE
                 direction, slope = -run.g, -gnorm * gnorm
-            alpha, f_new = _backtrack(run, oracle, direction, slope, c1)
-            if alpha is None:
-                return Status.LINE_SEARCH
+            resolution = _F_RESOLUTION * abs(run.f)
+            g_new = None
+            if -slope > resolution:
+                alpha, f_new = _backtrack(run, oracle, direction, slope, c1)
+                if alpha is None:
+                    return Status.LINE_SEARCH
+            else:
+                # The decrease the step promises is below the resolution of f (large
+                # |f| near the solution): the Armijo test would compare round-off.
+                # Take the full step if the gradient falls and f does not rise.
+                alpha, x_new = 1.0, run.x + direction
+                f_new, g_new = oracle.value(x_new), oracle.gradient(x_new)
+                if not (f_new <= run.f + resolution and _norm(g_new) < gnorm):
+                    return Status.PRECISION_LOSS
             x_new = run.x + alpha * direction
-            g_new = oracle.gradient(x_new)
-            if not np.all(np.isfinite(g_new)):
+            if g_new is None:
+                g_new = oracle.gradient(x_new)
+            if not np.isfinite(g_new).all():
                 return Status.NAN_RESULT
             step = alpha * direction
             run.move_to(x_new, f_new, g_new)
@@ -80,7 +93,7 @@ def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
                 cg_iterations=sub.n_products, alpha=alpha, njev=oracle.njev,
             ):
                 return Status.CALLBACK
-            if _norm(step) <= _EPS * max(1.0, _norm(x_new)):
+            if run.gnorm > gtol and _norm(step) <= _EPS * max(1.0, _norm(x_new)):
                 return Status.PRECISION_LOSS
 
     return body

@@ -28,7 +28,7 @@ from .steihaug import StopReason
 __all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
 
 _EPS = np.finfo(float).eps
-# Resolution of f, relative to max(1, |f|), below which differences are noise.
+# Resolution of f, relative to |f|, below which differences are round-off.
 _F_RESOLUTION = 100 * _EPS
 # Consecutive failed trial points (NaN, inf or an exception) before the run is given up:
 # each quarters the radius, so ten span six orders of magnitude.
@@ -95,7 +95,7 @@ def trust_region_body(
                     nonfinite = True
                 else:
                     rho = (run.f - f_trial) / sub.predicted_reduction
-                    resolution = _F_RESOLUTION * max(1.0, abs(run.f))
+                    resolution = _F_RESOLUTION * abs(run.f)
                     if rho > eta or sub.predicted_reduction < resolution:
                         g_trial = _gradient_or_none(run, x_trial)
                         if g_trial is None:
