@@ -77,5 +77,6 @@ def build_problem(*, name, x0, residual=None, objective=None, fast=None, numba=N
     if fields.get("f_local"):
         tags.add("local-minima")
     return Problem(name=name, n=n, x0=x0, fun=fun, jac=jac, hessp=hessp, hess=hess,
+                   autograd_objective=objective,
                    numba_fun=numba_fun, numba_jac=numba_jac, numba_hessp=numba_hessp,
                    tags=frozenset(tags), **fields)

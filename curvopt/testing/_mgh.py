@@ -25,21 +25,6 @@ from . import _mgh_residuals as res
 from . import _small_kernels as small
 from ._build import build_problem, mgh_reference
 
-#: MGH's published values (six digits), kept to check the refined ones against.
-PUBLISHED = {
-    "freudenstein_roth_local": 48.9842,
-    "jennrich_sampson": 124.362,
-    "bard": 8.21487e-3,
-    "gaussian": 1.12793e-8,
-    "meyer": 87.9458,
-    "kowalik_osborne": 3.07505e-4,
-    "brown_dennis": 85822.2,
-    "osborne_1": 5.46489e-5,
-    "biggs_exp6_local": 5.65565e-3,
-    "osborne_2": 4.01377e-2,
-}
-
-
 def _small_fast(prefix):
     """Plain-Python kernels of `_small_kernels` wrapped to accept any array_like."""
     fun_k = getattr(small, prefix + "_fun")

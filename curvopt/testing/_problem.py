@@ -96,6 +96,10 @@ class Problem:
         Number of residuals for least-squares problems ``f = sum(r(x)**2)``.
     residual : callable or None
         ``residual(x) -> ndarray`` of shape ``(m,)`` for least-squares problems.
+    autograd_objective : callable or None
+        The objective written in ``autograd.numpy``, from which the reference
+        derivatives are obtained by automatic differentiation (the hand-written
+        `jac` and `hessp` are tested against it).
     numba_fun, numba_jac, numba_hessp : callable or None
         ``numba.njit(cache=True)`` versions of `fun`, `jac` and `hessp` taking
         float64 1-D arrays (``fun(x)``, ``jac(x)``, ``hessp(x, p)``), where
@@ -120,6 +124,7 @@ class Problem:
     tags: frozenset = field(default_factory=frozenset)
     m: Optional[int] = None
     residual: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    autograd_objective: Optional[Callable] = None
     numba_fun: Optional[Callable] = None
     numba_jac: Optional[Callable] = None
     numba_hessp: Optional[Callable] = None

@@ -241,10 +241,33 @@ def ill_conditioned_quadratic(n, cond=1e6):
         notes=f"condition number {cond:g}")
 
 
+#: Values of a local minimum of the Broyden tridiagonal function (positive
+#: definite Hessian), not reported by MGH.  Found here: scipy's L-BFGS-B
+#: (ftol 1e-15, gtol 1e-10, maxcor 20) started at x0 for n = 1000 ends in it;
+#: it is localized at the end x_n and exists for every n >= 2.  Values computed
+#: once with scipy (trust-exact from that minimizer's profile, gtol 1e-13, then
+#: three Newton steps; gradient < 2e-14).  From n = 24 on the value no longer
+#: changes in double precision.
+BROYDEN_TRIDIAGONAL_LOCAL = {
+    2: 0.6287664480758848, 3: 0.9229865927291503, 4: 0.778546443943378,
+    5: 0.7265969764771318, 6: 0.7152362069150431, 7: 0.7130327210944296,
+    8: 0.7126209392903667, 9: 0.7125449823698604, 10: 0.7125310379651943,
+    11: 0.712528482498657, 12: 0.7125280144839973, 13: 0.7125279287909865,
+    14: 0.7125279131020534, 15: 0.7125279102297686, 16: 0.7125279097039257,
+    17: 0.7125279096076562, 18: 0.7125279095900326, 19: 0.7125279095868061,
+    20: 0.7125279095862154, 21: 0.7125279095861075, 22: 0.712527909586087,
+    23: 0.7125279095860837,
+}
+BROYDEN_TRIDIAGONAL_LOCAL_LIMIT = 0.7125279095860828
+
+
 def broyden_tridiagonal(n):
     """Broyden tridiagonal function (MGH 30): ``r_i = (3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1``.
 
-    x0 = ``(-1, ..., -1)``, minimum 0 (minimizer not in closed form).
+    x0 = ``(-1, ..., -1)``, minimum 0 (minimizer not in closed form).  For
+    every ``n >= 2`` there is also a local minimum (``f = 0.71252790958608``
+    for ``n >= 24``), listed in `f_local`; L-BFGS-B from x0 ends there for
+    n = 1000.
 
     References
     ----------
@@ -259,7 +282,10 @@ def broyden_tridiagonal(n):
         fast={"fun": _fast.broyden_tridiagonal_fun, "jac": _fast.broyden_tridiagonal_jac,
               "hessp": _fast.broyden_tridiagonal_hessp, "hess": _fast.broyden_tridiagonal_hess},
         numba=(nk.broyden_tridiagonal_fun, nk.broyden_tridiagonal_jac, nk.broyden_tridiagonal_hessp),
-        f_min=0.0, x_min=None, reference=mgh_reference(30), tags={"mgh", "scalable", "zero-residual"})
+        f_min=0.0, x_min=None,
+        f_local=(BROYDEN_TRIDIAGONAL_LOCAL.get(n, BROYDEN_TRIDIAGONAL_LOCAL_LIMIT),) if n >= 2 else (),
+        reference=mgh_reference(30), tags={"mgh", "scalable", "zero-residual"},
+        notes="The local minimum in f_local was found for this package (not reported by MGH).")
 
 
 def broyden_banded(n):

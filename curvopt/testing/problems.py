@@ -133,7 +133,9 @@ def get_problem(name, n=None):
     name : str
         A fixed-dimension name (``"rosenbrock"``, ``"meyer"``, ...), a scalable
         base name (``"chained_rosenbrock"``) or a sized name as found in
-        `Problem.name` (``"chained_rosenbrock_1000"``).
+        `Problem.name` (``"chained_rosenbrock_1000"``).  Problems built with a
+        non-default parameter (``ill_conditioned_quadratic(n, cond)``,
+        ``linear_full_rank(n, m)``) are made by calling their builder.
     n : int, optional
         Dimension for a scalable base name (default: its first default
         dimension).  For fixed-dimension problems it must be None or equal to
