@@ -7,7 +7,7 @@ import warnings
 import scipy.optimize
 
 from . import _registry
-from ._oracle import check_initial_point, make_oracle
+from ._oracle import check_initial_point, is_numba_dispatcher, make_oracle
 from ._result import OptimizeResult
 from ._run import Run, execute
 from ._validation import as_point
@@ -104,13 +104,38 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     options = _checked_options(spec, tol, options)
     common = {name: options.pop(name, default) for name, default in _registry.COMMON_OPTIONS.items()}
 
+    body = spec.make_body(x0.size, **options)  # validates the option values
+    if spec.compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
+        from .trust_region._compiled import compiled_trust_ncg
+
+        solver_options = {k: v for k, v in options.items() if k != "compiled"}
+        return compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
+                                  max_grad_calls=common["max_grad_calls"], **solver_options)
     oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=3)
     backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
-    body = spec.make_body(x0.size, **options)
     f0, g0 = check_initial_point(oracle, x0)
     run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
               return_all=common["return_all"], columns=spec.columns)
     return execute(body, run)
+
+
+def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
+    """Whether the whole run can go to the numba-compiled loop (jitted `fun` and `jac`)."""
+    requested = options.get("compiled", "auto")
+    if requested not in ("auto", True, False):
+        raise ValueError(f"option `compiled` must be 'auto', True or False; got {requested!r}")
+    if requested is False or not (is_numba_dispatcher(fun) and is_numba_dispatcher(jac)):
+        possible = False
+    else:
+        from .trust_region._compiled import can_compile
+
+        possible = can_compile(fun, jac, hess, hessp, callback, {**options, **common}, args)
+    if requested is True and not possible:
+        raise ValueError(
+            "option compiled=True needs numba-jitted `fun` and `jac`, `hess` None, `hessp` None, jitted, "
+            "'2-point' or '3-point', no callback, disp or return_all, and `args` numba can type"
+        )
+    return possible
 
 
 def _check_unsupported(spec, bounds, constraints):

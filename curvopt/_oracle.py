@@ -20,6 +20,7 @@ __all__ = [
     "autograd_traceable",
     "autograd_jvp_works",
     "check_initial_point",
+    "is_numba_dispatcher",
 ]
 
 _FD_GRADIENT_SCHEMES = ("2-point", "3-point")
@@ -197,7 +198,7 @@ def _as_gradient(value, n) -> np.ndarray:
 
 def autograd_traceable(fun, x0, args) -> bool:
     """Whether autograd can differentiate `fun` at `x0` (one traced call of `fun`)."""
-    if _is_numba_dispatcher(fun):
+    if is_numba_dispatcher(fun):
         return False
     try:
         from autograd import grad
@@ -212,7 +213,7 @@ def autograd_traceable(fun, x0, args) -> bool:
 
 def autograd_jvp_works(jac, x0, args) -> bool:
     """Whether autograd's forward mode can differentiate the gradient `jac` at `x0`."""
-    if _is_numba_dispatcher(jac):
+    if is_numba_dispatcher(jac):
         return False
     try:
         from autograd import make_jvp
@@ -225,7 +226,7 @@ def autograd_jvp_works(jac, x0, args) -> bool:
     return out.shape == x0.shape and bool(np.all(np.isfinite(out)))
 
 
-def _is_numba_dispatcher(obj) -> bool:
+def is_numba_dispatcher(obj) -> bool:
     return type(obj).__module__.startswith("numba.") and hasattr(obj, "py_func")
 
 

@@ -39,18 +39,24 @@ Exactness with the Python path
 ------------------------------
 The loop mirrors `curvopt.trust_region._loop.trust_region_body` with
 `curvopt.trust_region.steihaug.solve` and the products of
-`curvopt.hvp.backends`: the same formulas with the same floating-point
-operations in the same order, ``np.dot`` (BLAS, as numpy) for every inner
-product and ``sqrt(dot(v, v))`` for every norm (what ``np.linalg.norm``
-computes for a vector), and the same counting rules.  Both paths produce the
-same iterates and the same counts; keep them in step when either changes
-(tests/test_compiled.py compares them).
+`curvopt.hvp.backends`: the CG iterations are the Python path's own kernels
+(`_cg_kernels`), the products its finite-difference kernels
+(`curvopt.hvp._kernels`), the norms ``sqrt(np.dot(v, v))`` as
+`curvopt._validation.norm`, and the counting rules are the same, so both
+paths produce the same iterates and counts.  Keep them in step when either
+changes; tests/test_compiled.py compares them.
+
+numba's cache checks only the time stamp of the file that defines a cached
+function, not of the files whose functions and constants it compiled in:
+after editing ``_cg_kernels.py``, ``hvp/_kernels.py`` or the constants of
+``_loop.py``, touch this file (or clear ``__pycache__``) so that the loop is
+recompiled.  Installed copies are unaffected (an upgrade rewrites every
+file).
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 
 import numba
 import numpy as np
@@ -64,22 +70,26 @@ from .._oracle import Oracle, check_initial_point
 from .._result import OptimizeResult, Status
 from .._validation import as_point
 from ..hvp._kernels import CBRT_EPS, SQRT_EPS, central_difference, displaced, fd_step, forward_difference
+from . import _cg_kernels as _cg
+from . import _loop
+from .steihaug import StopReason
 
 __all__ = ["is_jitted", "can_compile", "compiled_trust_ncg"]
 
-_EPS = float(np.finfo(float).eps)
-_F_RESOLUTION = 100.0 * _EPS  # as in _loop: resolution of f relative to max(1, |f|)
+# The Python loop's constants, so that both paths use the same numbers.
+_EPS = float(_loop._EPS)
+_F_RESOLUTION = float(_loop._F_RESOLUTION)
+_MAX_CONSECUTIVE_FAILURES = int(_loop._MAX_CONSECUTIVE_FAILURES)
 
-# Outcome codes of the compiled loop.  Local integers rather than `Status`
-# values: the cached loop must not depend on constants of another file
-# (numba's cache checks only this file's time stamp).
+# Outcome codes of the compiled loop, mapped to `Status` in Python (the
+# compiled code returns plain integers).
 _SUCCESS = 0
 _MAXITER = 1
 _PRECISION_LOSS = 2
 _NAN_RESULT = 3
 _TRUST_RADIUS = 4
 _EVAL_BUDGET = 5
-_ORACLE_ERROR = 6  # the gradient raised inside a finite-difference product
+_ORACLE_ERROR = 6
 _BAD_GRADIENT_SHAPE = 7
 _BAD_HESSP_SHAPE = 8
 
@@ -98,12 +108,14 @@ _FORWARD = 0
 _CENTRAL = 1
 _USER_HESSP = 2
 
-# Why the inner CG stopped (the values of steihaug.StopReason).
-_CONVERGED = 0
-_BOUNDARY = 1
-_NEGATIVE_CURVATURE = 2
-_CG_MAXITER = 3
-_NONFINITE = 4
+# Stop reasons of the subproblem beyond those of _cg_kernels (steihaug.StopReason values).
+_CG_MAXITER = int(StopReason.MAXITER)
+_NONFINITE = int(StopReason.NONFINITE)
+
+# Which user function raised in the last oracle failure.
+_RAISED_NONE = 0
+_RAISED_FUN = 1
+_RAISED_JAC = 2
 
 # Slots of the counter array shared by the compiled helpers.
 _NFEV = 0
@@ -216,18 +228,18 @@ def _call2(function, x, p, args):
 
 
 @njit(cache=True)
-def _value_or_nan(fun, x, args, counts):
-    """f(x), NaN if `fun` raised (a failed trial point, as in the Python path)."""
+def _value_or_fail(fun, x, args, counts):
+    """(f(x), True), or (NaN, False) if `fun` raised: a failed trial point, as in the Python path."""
     counts[_NFEV] += 1
     try:
-        return _call1(fun, x, args)
+        return _call1(fun, x, args), True
     except Exception:  # noqa: BLE001 - any failure of the user's code at a trial point
-        return np.nan
+        return np.nan, False
 
 
 @njit(cache=True)
 def _charge_gradient(counts, max_grad_calls):
-    """Count one gradient call; False when the budget is already spent."""
+    """Count one gradient call; False when the budget is already spent (Oracle._charge_gradient)."""
     if max_grad_calls >= 0 and counts[_NJEV] >= max_grad_calls:
         return False
     counts[_NJEV] += 1
@@ -243,11 +255,44 @@ def _gradient_or_fail(jac, x, args):
         return np.empty(0), False
 
 
+# Below this length a plain loop replaces the BLAS call, whose overhead
+# (~25 ns) then dominates; OpenBLAS's x86 kernels sum such short vectors
+# sequentially too, so the result is the same to the last bit there.
+# Inlined into its callers (numba IR inlining): a function that may call
+# BLAS keeps reference-count updates of its array arguments (~20 ns a call),
+# which the caller then pays once rather than at every inner product.
+_SHORT = 16
+
+
 @njit(cache=True)
+def _blas_dot(a, b):
+    return np.dot(a, b)
+
+
+@njit(cache=True, inline="always")
+def _dot(a, b):
+    """a'b as ``np.dot`` computes it."""
+    if a.size < _SHORT:
+        total = 0.0
+        for i in range(a.size):
+            total += a[i] * b[i]
+        return total
+    return _blas_dot(a, b)  # not inlined: numba's BLAS call is much code, compiled once
+
+
+@njit(cache=True, inline="always")
 def _norm(v):
-    # np.linalg.norm of a float vector is sqrt(x.dot(x)); numba's norm uses
-    # the scaled BLAS nrm2, whose last bits differ.
-    return math.sqrt(np.dot(v, v))
+    # curvopt._validation.norm: sqrt(np.dot(v, v)).  numba's np.linalg.norm
+    # uses the scaled BLAS nrm2, whose last bits differ.
+    return math.sqrt(_dot(v, v))
+
+
+@njit(cache=True)
+def _copy(src, dst):
+    # An explicit loop: slice assignment compiles numba's shape-mismatch error
+    # formatting, which costs seconds of the first compilation.
+    for i in range(src.size):
+        dst[i] = src[i]
 
 
 @njit(cache=True)
@@ -259,32 +304,34 @@ def _all_finite(v):
 
 
 @njit(cache=True)
-def _product(mode, jac, hessp, args, x, g0, p, rel_step, counts, max_grad_calls, failed_at, xp, xm):
-    """H p at x: forward or central differences of `jac`, or the user's `hessp`.
+def _product(mode, jac, hessp, args, x, g0, p, rel_step, counts, max_grad_calls, failed_at, xp, xm, out):
+    """H p at x: forward or central differences of `jac`, or the user's `hessp`
+    (the products of `curvopt.hvp.backends`).
 
     Returns ``(Hp, code)``, `code` 0 or the outcome code that ends the run.
-    `xp` and `xm` are work vectors for the displaced points; reusing them is
-    safe because a gradient computed from them is consumed before the next
-    product.
+    `xp`, `xm` (displaced points) and `out` (the difference) are work vectors
+    reused from product to product: a gradient computed at a displaced point
+    is consumed before the next product, and CG is done with one product
+    when it asks for the next.
     """
     n = x.size
     counts[_NHVP] += 1  # counted before the work, as HVPBackend.__call__ does
     if mode == _USER_HESSP:
-        out = _call2(hessp, x, p, args)
-        if out.size != n:
-            return out, _BAD_HESSP_SHAPE
-        return out, 0
-    out = np.empty(n)
+        hp = _call2(hessp, x, p, args)
+        if hp.size != n:
+            return hp, _BAD_HESSP_SHAPE
+        return hp, 0
     h = fd_step(x, p, rel_step)
     if h == 0.0:
-        out[:] = 0.0
+        for i in range(n):
+            out[i] = 0.0
         return out, 0
     if not _charge_gradient(counts, max_grad_calls):
         return out, _EVAL_BUDGET
     displaced(x, p, h, xp)
     g_plus, ok = _gradient_or_fail(jac, xp, args)
     if not ok:
-        failed_at[:] = xp
+        _copy(xp, failed_at)
         return out, _ORACLE_ERROR
     if g_plus.size != n:
         return out, _BAD_GRADIENT_SHAPE
@@ -294,7 +341,7 @@ def _product(mode, jac, hessp, args, x, g0, p, rel_step, counts, max_grad_calls,
         displaced(x, p, -h, xm)
         g_minus, ok = _gradient_or_fail(jac, xm, args)
         if not ok:
-            failed_at[:] = xm
+            _copy(xm, failed_at)
             return out, _ORACLE_ERROR
         if g_minus.size != n:
             return out, _BAD_GRADIENT_SHAPE
@@ -305,107 +352,58 @@ def _product(mode, jac, hessp, args, x, g0, p, rel_step, counts, max_grad_calls,
 
 
 # ---------------------------------------------------------------------------
-# Steihaug-Toint CG (mirror of steihaug.solve)
+# Steihaug-Toint CG (steihaug.solve, on the same kernels)
 # ---------------------------------------------------------------------------
 
 @njit(cache=True)
-def _boundary_root(z, d, radius):
-    """The tau >= 0 with ||z + tau d|| = radius (steihaug.boundary_root)."""
-    a = np.dot(d, d)
-    b = np.dot(z, d)
-    c = np.dot(z, z) - radius * radius
-    disc = math.sqrt(max(b * b - a * c, 0.0))
-    if b > 0.0:
-        return -c / (b + disc)
-    return (disc - b) / a
-
-
-@njit(cache=True)
-def _interior_reduction(z, r, g):
-    """m(0) - m(z) = -(g'z + z'Hz/2) with Hz = r - g (steihaug._finish)."""
-    hz = np.empty(z.size)
-    for i in range(z.size):
-        hz[i] = r[i] - g[i]
-    return -(np.dot(g, z) + 0.5 * np.dot(z, hz))
-
-
-@njit(cache=True)
-def _to_boundary(z, r, g, d, hd, tau):
-    """The step z + tau d on the boundary and its predicted reduction (steihaug._to_boundary)."""
-    n = z.size
-    p = np.empty(n)
-    hp = np.empty(n)
-    for i in range(n):
-        p[i] = z[i] + tau * d[i]
-        hp[i] = (r[i] - g[i]) + tau * hd[i]
-    return p, -(np.dot(g, p) + 0.5 * np.dot(p, hp))
-
-
-@njit(cache=True)
 def _steihaug(mode, jac, hessp, args, x, g, radius, tol, maxiter, rel_step, counts, max_grad_calls,
-              failed_at, xp, xm):
-    """Returns ``(step, predicted_reduction, reason, n_products, hits_boundary, code)``;
-    a nonzero `code` (budget, oracle error, bad shape) ends the run."""
+              failed_at, xp, xm, hd_work):
+    """`steihaug.solve` with the products of `_product`.
+
+    Returns ``(step, predicted_reduction, reason, n_products, hits_boundary,
+    code)``; a nonzero `code` (budget, oracle error, bad shape) ends the run.
+    The CG arithmetic is `_cg_kernels.cg_iteration` itself, so both paths
+    stay in step.
+    """
     n = g.size
     z = np.zeros(n)
     r = g.copy()
     d = -g
-    rr = np.dot(r, r)
-    bounded = math.isfinite(radius)
+    rr = _dot(r, r)
     for j in range(maxiter):
-        hd, code = _product(mode, jac, hessp, args, x, g, d, rel_step, counts, max_grad_calls, failed_at, xp, xm)
+        hd, code = _product(mode, jac, hessp, args, x, g, d, rel_step, counts, max_grad_calls, failed_at, xp, xm,
+                            hd_work)
         if code != 0:
             return z, 0.0, _NONFINITE, j + 1, False, code
-        dhd = np.dot(d, hd)
-        if not math.isfinite(dhd):
-            return z, _interior_reduction(z, r, g), _NONFINITE, j + 1, False, 0
-        if dhd <= 0.0:
-            if not bounded:
-                if j == 0:
-                    # steepest-descent fallback; its "reduction" is g'g, as in steihaug._finish
-                    return d, np.dot(g, g), _NEGATIVE_CURVATURE, 1, False, 0
-                return z, _interior_reduction(z, r, g), _NEGATIVE_CURVATURE, j + 1, False, 0
-            tau = _boundary_root(z, d, radius)
-            p, pred = _to_boundary(z, r, g, d, hd, tau)
-            return p, pred, _NEGATIVE_CURVATURE, j + 1, True, 0
-        alpha = rr / dhd
-        z_next = np.empty(n)
-        for i in range(n):
-            z_next[i] = z[i] + alpha * d[i]
-        if bounded and np.dot(z_next, z_next) >= radius * radius:
-            tau = _boundary_root(z, d, radius)
-            p, pred = _to_boundary(z, r, g, d, hd, tau)
-            return p, pred, _BOUNDARY, j + 1, True, 0
-        for i in range(n):
-            r[i] = r[i] + alpha * hd[i]
-        z = z_next
-        rr_next = np.dot(r, r)
-        if rr_next < tol * tol:
-            return z, _interior_reduction(z, r, g), _CONVERGED, j + 1, False, 0
-        beta = rr_next / rr
-        # A fresh direction: the previous one may be held by a user's hessp result.
-        d_next = np.empty(n)
-        for i in range(n):
-            d_next[i] = beta * d[i] - r[i]
-        d = d_next
-        rr = rr_next
-    return z, _interior_reduction(z, r, g), _CG_MAXITER, maxiter, False, 0
+        reason, rr, _ = _cg.cg_iteration(z, r, d, hd, rr, radius, tol)
+        if reason == _cg.CONTINUE:
+            continue
+        if reason == _cg.NEGATIVE_CURVATURE and math.isinf(radius) and j == 0:
+            # no curvature information: the steepest-descent direction, with g'g as its "reduction"
+            return d, _dot(g, g), reason, 1, False, 0
+        # Boundary stops come back on the boundary; an unbounded (radius = inf)
+        # negative-curvature stop and a NaN product do not.
+        hits_boundary = reason == _cg.BOUNDARY or (reason == _cg.NEGATIVE_CURVATURE and not math.isinf(radius))
+        return z, _cg.model_decrease(g, z, r), reason, j + 1, hits_boundary, 0
+    return z, _cg.model_decrease(g, z, r), _CG_MAXITER, maxiter, False, 0
 
 
 # ---------------------------------------------------------------------------
-# The outer loop (mirror of _loop.trust_region_body)
+# The outer loop (_loop.trust_region_body)
 # ---------------------------------------------------------------------------
 
-@njit(cache=True)
+# nogil: independent runs (a multi-start, say) can share a thread pool.
+@njit(cache=True, nogil=True)
 def _trust_ncg_loop(fun_addr, jac_addr, hessp_addr, args, x0, f0, g0, mode, gtol, maxiter,
                     initial_trust_radius, max_trust_radius, eta, cg_maxiter, rel_step,
                     max_grad_calls, nfev0, njev0):
     """The whole trust-ncg run.
 
     Returns ``(code, x, f, g, nit, nfev, njev, n_hvp, n_nonfinite,
-    cg_iterations, failed_at)``; `code` is one of the module's outcome codes
-    and `failed_at` the point where the gradient raised (code
-    ``_ORACLE_ERROR``).
+    cg_iterations, raised, raised_at)``: `code` is one of the module's
+    outcome codes; `raised` says which user function raised at the point
+    `raised_at` in the last oracle failure that the Python path would report
+    as ``result.exception`` (0 none, 1 `fun`, 2 `jac`).
     """
     fun = _value_function(fun_addr[0], fun_addr[1], args)
     jac = _gradient_function(jac_addr[0], jac_addr[1], args)
@@ -417,16 +415,18 @@ def _trust_ncg_loop(fun_addr, jac_addr, hessp_addr, args, x0, f0, g0, mode, gtol
     failed_at = np.zeros(n)
     xp = np.empty(n)
     xm = np.empty(n)
+    hd_work = np.empty(n)
     x = x0.copy()
     f = f0
     g = g0.copy()
+    gnorm = _norm(g)
     radius = initial_trust_radius
     nit = 0
     n_nonfinite = 0
     cg_iterations = 0
-    code = _SUCCESS
+    consecutive_failures = 0
+    raised = _RAISED_NONE
     while True:
-        gnorm = _norm(g)
         if gnorm <= gtol:
             code = _SUCCESS
             break
@@ -436,9 +436,11 @@ def _trust_ncg_loop(fun_addr, jac_addr, hessp_addr, args, x0, f0, g0, mode, gtol
         tol = min(0.5, math.sqrt(gnorm)) * gnorm  # forcing_tolerance
         step, pred, reason, n_products, hits_boundary, code = _steihaug(
             mode, jac, hessp, args, x, g, radius, tol, cg_maxiter, rel_step, counts, max_grad_calls,
-            failed_at, xp, xm)
+            failed_at, xp, xm, hd_work)
         if code != 0:
-            break  # the subproblem was cut short: nit and cg_iterations stay, as in Python
+            if code == _ORACLE_ERROR:
+                raised = _RAISED_JAC
+            break  # cut short inside the subproblem: nit and cg_iterations stay, as in Python
         nit += 1
         cg_iterations += n_products
         step_norm = _norm(step)
@@ -453,38 +455,58 @@ def _trust_ncg_loop(fun_addr, jac_addr, hessp_addr, args, x0, f0, g0, mode, gtol
             x_trial = np.empty(n)  # fresh: the accepted gradient may be a view of it
             for i in range(n):
                 x_trial[i] = x[i] + step[i]
-            f_trial = _value_or_nan(fun, x_trial, args, counts)
+            f_trial, ok = _value_or_fail(fun, x_trial, args, counts)
+            if not ok:
+                raised = _RAISED_FUN
+                _copy(x_trial, failed_at)
+            else:
+                raised = _RAISED_NONE
             if not math.isfinite(f_trial):
                 nonfinite = True
             else:
                 rho = (f - f_trial) / pred
-                resolution = _F_RESOLUTION * max(1.0, abs(f))
+                resolution = _F_RESOLUTION * abs(f)
                 if rho > eta or pred < resolution:
                     if not _charge_gradient(counts, max_grad_calls):
                         code = _EVAL_BUDGET
                         break
                     g_trial, ok = _gradient_or_fail(jac, x_trial, args)
-                    if ok and g_trial.size != n:
-                        code = _BAD_GRADIENT_SHAPE
-                        break
-                    if not ok or not _all_finite(g_trial):
+                    if not ok:
+                        raised = _RAISED_JAC
+                        _copy(x_trial, failed_at)
                         nonfinite = True
-                    elif rho > eta or (f_trial <= f + resolution and _norm(g_trial) < gnorm):
-                        x = x_trial
-                        f = f_trial
-                        g = g_trial
+                    else:
+                        raised = _RAISED_NONE
+                        if g_trial.size != n:
+                            code = _BAD_GRADIENT_SHAPE
+                            break
+                        if not _all_finite(g_trial):
+                            nonfinite = True
+                        else:
+                            gnorm_trial = _norm(g_trial)
+                            if rho > eta or (f_trial <= f + resolution and gnorm_trial < gnorm):
+                                x = x_trial
+                                f = f_trial
+                                g = g_trial
+                                gnorm = gnorm_trial
         if nonfinite:
             n_nonfinite += 1
+            consecutive_failures += 1
             rho = -math.inf
+            if consecutive_failures > _MAX_CONSECUTIVE_FAILURES:
+                code = _ORACLE_ERROR if raised != _RAISED_NONE else _NAN_RESULT
+                break
+        else:
+            consecutive_failures = 0
         if rho < 0.25:
             radius = 0.25 * radius
         elif rho > 0.75 and hits_boundary:
             radius = min(2.0 * radius, max_trust_radius)
-        if radius < _EPS * max(1.0, _norm(x)):
+        if radius < 1e-10 and radius < _EPS * max(1.0, _norm(x)):
             code = _NAN_RESULT if nonfinite else _TRUST_RADIUS
             break
     return (code, x, f, g, nit, counts[_NFEV], counts[_NJEV], counts[_NHVP], n_nonfinite, cg_iterations,
-            failed_at)
+            raised, failed_at)
 
 
 # ---------------------------------------------------------------------------
@@ -558,11 +580,16 @@ def _argtypes(args):
     return tuple(types_)
 
 
-# dispatcher -> {(kind, argtypes): _Entry}; weak so that a user's function can be freed.
-_ENTRIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
 _SIGNATURES = {"fun": _value_signature, "jac": _gradient_signature, "hessp": _hessp_signature}
 _ADAPTED = {"fun": "_as_float", "jac": "_as_vector", "hessp": "_as_vector"}
+
+# Resolved entry points are kept on the user's dispatcher itself, under this
+# attribute, so that they live and die with it.  (Not quite for adapters:
+# numba keeps an adapter's typed IR, which refers to the wrapped function, in
+# a cycle the garbage collector does not free, so a function that needed an
+# adapter stays alive for the rest of the process.  A global registry would
+# leak every function.)
+_ENTRIES_ATTRIBUTE = "_curvopt_compiled_entries"
 
 
 class _Entry:
@@ -586,11 +613,14 @@ class _Entry:
 
 def _addresses(function, kind, argtypes):
     """Entry-point addresses of `function` with the signature the loop expects for `kind`."""
-    per_function = _ENTRIES.setdefault(function, {})
-    entry = per_function.get((kind, argtypes))
+    entries = function.__dict__.get(_ENTRIES_ATTRIBUTE)
+    if entries is None:
+        entries = {}
+        setattr(function, _ENTRIES_ATTRIBUTE, entries)
+    entry = entries.get((kind, argtypes))
     if entry is None or not entry.is_current():
         entry = _resolve(function, kind, argtypes)
-        per_function[(kind, argtypes)] = entry
+        entries[(kind, argtypes)] = entry
     return entry.addresses
 
 
@@ -658,15 +688,16 @@ def compiled_trust_ncg(fun, jac, hessp, x0, args, *, gtol=1e-4, maxiter=None, in
         Relative finite-difference factor (sqrt(eps) for '2-point', eps^(1/3)
         for '3-point' by default).
     max_grad_calls : int, optional
-        Budget on gradient calls, the two at x0 and those inside products
+        Budget on gradient calls, the one at x0 and those inside products
         included; when spent the run ends with status ``EVAL_BUDGET``.
 
     Returns
     -------
     OptimizeResult
         The keys of the Python path (``x, fun, jac, nit, nfev, njev, nhev,
-        n_hvp, status, success, message, n_nonfinite, cg_iterations``, plus
-        ``exception`` with status ``ORACLE_ERROR``) and ``compiled=True``.
+        n_hvp, status, success, message, n_nonfinite, cg_iterations``, and
+        ``exception`` when the last call of the user's code failed) and
+        ``compiled=True``.
 
     Raises
     ------
@@ -678,10 +709,20 @@ def compiled_trust_ncg(fun, jac, hessp, x0, args, *, gtol=1e-4, maxiter=None, in
     -----
     The first call for a given ``args`` signature compiles the loop (a few
     seconds) and caches it on disk; later processes load it in about 10 ms.
-    A `fun` that raises at a trial point counts as a failed (non-finite)
-    trial, as in the Python path; a `jac` that raises inside a
+    A function whose compiled result is not exactly float64 (`fun`) or a
+    C-contiguous float64 vector (`jac`, `hessp`) gets a small adapter,
+    compiled once per process.
+
+    As in the Python path, a `fun` or `jac` that raises at a trial point
+    counts as a failed (non-finite) trial, and a `jac` that raises inside a
     finite-difference product ends the run with ``ORACLE_ERROR`` and the
-    best point so far.  The run cannot be interrupted with Ctrl-C.
+    best point so far; ``result.exception`` is recreated by calling the
+    function again, from Python, at the point where it failed (nopython code
+    cannot return exception objects).  An exception raised by `hessp`
+    propagates, as in the Python path.
+
+    The loop releases the GIL, so independent runs can share a thread pool;
+    it cannot be interrupted with Ctrl-C.
     """
     args = args if isinstance(args, tuple) else (args,)
     x0 = as_point(x0)
@@ -715,7 +756,7 @@ def compiled_trust_ncg(fun, jac, hessp, x0, args, *, gtol=1e-4, maxiter=None, in
     jac_addr = _addresses(jac, "jac", argtypes)
     hessp_addr = _addresses(hessp, "hessp", argtypes) if mode == _USER_HESSP else (0, 0)
 
-    (code, x, f, g, nit, nfev, njev, n_hvp, n_nonfinite, cg_iterations, failed_at) = _trust_ncg_loop(
+    (code, x, f, g, nit, nfev, njev, n_hvp, n_nonfinite, cg_iterations, raised, raised_at) = _trust_ncg_loop(
         fun_addr, jac_addr, hessp_addr, args, x0, float(f0), np.array(g0, dtype=np.float64), mode,
         float(gtol), maxiter, float(initial_trust_radius), float(max_trust_radius), float(eta), cg_maxiter,
         rel_step, -1 if max_grad_calls is None else int(max_grad_calls), oracle.nfev, oracle.njev,
@@ -741,16 +782,20 @@ def compiled_trust_ncg(fun, jac, hessp, x0, args, *, gtol=1e-4, maxiter=None, in
         cg_iterations=int(cg_iterations),
         compiled=True,
     )
-    if status is Status.ORACLE_ERROR:
-        res["exception"] = _exception_at(jac, failed_at, args)
+    if raised != _RAISED_NONE:
+        # The Python path keeps the exception of the last failed oracle call
+        # (cleared by the next successful one) in result.exception.
+        res["exception"] = _exception_at(fun if raised == _RAISED_FUN else jac, raised_at, args)
     return res
 
 
-def _exception_at(jac, x, args):
-    """The exception `jac` raised at `x`, recreated by calling it again from Python
-    (nopython code cannot hand an exception object back); not counted in njev."""
+def _exception_at(function, x, args):
+    """The exception `function` raised at `x`, recreated by calling it again
+    from Python (nopython code cannot hand an exception object back); this
+    call is not counted."""
     try:
-        jac(x, *args)
+        function(x, *args)
     except Exception as exc:  # noqa: BLE001 - whatever the user's code raised
         return exc
-    return RuntimeError("`jac` raised inside the compiled loop but not when called again at the same point")
+    return RuntimeError("the user's function raised inside the compiled loop but not when called again "
+                        "at the same point")
