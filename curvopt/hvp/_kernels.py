@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._linalg import norm
+
 SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 CBRT_EPS = float(np.finfo(float).eps ** (1.0 / 3.0))
 
@@ -27,13 +29,8 @@ CBRT_EPS = float(np.finfo(float).eps ** (1.0 / 3.0))
 @njit(cache=True)
 def fd_step(x, p, rel):
     """Step length h along `p` (absolute), from the relative factor `rel`."""
-    xnorm = 0.0
-    pnorm = 0.0
-    for i in range(x.size):
-        xnorm += x[i] * x[i]
-        pnorm += p[i] * p[i]
-    xnorm = np.sqrt(xnorm)
-    pnorm = np.sqrt(pnorm)
+    xnorm = norm(x)
+    pnorm = norm(p)
     if pnorm == 0.0:
         return 0.0
     return rel * (1.0 + xnorm) / pnorm

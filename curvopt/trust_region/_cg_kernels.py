@@ -13,20 +13,14 @@ import math
 
 from numba import njit
 
+from .._linalg import dot
+
 # Codes returned by `cg_iteration`; they map onto steihaug.StopReason.
 CONTINUE = -1
 CONVERGED = 0
 BOUNDARY = 1
 NEGATIVE_CURVATURE = 2
 NONFINITE = 4
-
-
-@njit(cache=True)
-def dot(a, b):
-    s = 0.0
-    for i in range(a.size):
-        s += a[i] * b[i]
-    return s
 
 
 @njit(cache=True)

@@ -66,6 +66,8 @@ from numba.core.errors import NumbaError
 from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic, overload
 
+from .._linalg import dot as _dot
+from .._linalg import norm as _norm
 from .._oracle import Oracle, check_initial_point
 from .._result import OptimizeResult, Status
 from .._validation import as_point
@@ -253,38 +255,6 @@ def _gradient_or_fail(jac, x, args):
         return _call1(jac, x, args), True
     except Exception:  # noqa: BLE001
         return np.empty(0), False
-
-
-# Below this length a plain loop replaces the BLAS call, whose overhead
-# (~25 ns) then dominates; OpenBLAS's x86 kernels sum such short vectors
-# sequentially too, so the result is the same to the last bit there.
-# Inlined into its callers (numba IR inlining): a function that may call
-# BLAS keeps reference-count updates of its array arguments (~20 ns a call),
-# which the caller then pays once rather than at every inner product.
-_SHORT = 16
-
-
-@njit(cache=True)
-def _blas_dot(a, b):
-    return np.dot(a, b)
-
-
-@njit(cache=True, inline="always")
-def _dot(a, b):
-    """a'b as ``np.dot`` computes it."""
-    if a.size < _SHORT:
-        total = 0.0
-        for i in range(a.size):
-            total += a[i] * b[i]
-        return total
-    return _blas_dot(a, b)  # not inlined: numba's BLAS call is much code, compiled once
-
-
-@njit(cache=True, inline="always")
-def _norm(v):
-    # curvopt._validation.norm: sqrt(np.dot(v, v)).  numba's np.linalg.norm
-    # uses the scaled BLAS nrm2, whose last bits differ.
-    return math.sqrt(_dot(v, v))
 
 
 @njit(cache=True)

@@ -1,0 +1,819 @@
+"""Projected trust-region Newton for bound constraints, in the style of TRON.
+
+    minimize  f(x)   subject to   lower <= x <= upper
+
+Each iteration at a point ``x`` of the box, with gradient ``g``, Hessian
+products ``B p`` and radius ``Delta``, works on the model
+``q(s) = g's + s'Bs / 2``, as Lin & Moré (1999):
+
+1. **Generalized Cauchy point** by a projected search along ``-g`` (Moré &
+   Toraldo 1989): ``s(alpha) = P[x - alpha g] - x``, ``P`` the projection on
+   the box.  The first trial is the minimizer of ``q`` along the first
+   segment of the projected path, capped by the trust region; if the path
+   bends before it (a bound is reached), the search backtracks (``alpha``
+   times 0.1) until TRON's sufficient-decrease condition
+   ``q(s) <= mu0 g's`` holds (``mu0 = 0.01``), or down to the first
+   breakpoint, where the model is known exactly and the condition holds.
+   On the first segment the product ``B d`` of the search is the first
+   product of conjugate gradients as well: without active bounds the
+   iteration is exactly Steihaug's trust-region CG, no product wasted.
+2. **Subspace minimization**: Steihaug's truncated CG on the variables that
+   are free at the Cauchy point (the others stay at their bounds), inside the
+   trust region ``||s||_2 <= Delta``, to the inexact-Newton tolerance
+   ``min(0.5, sqrt(||pg||)) ||pg||`` on the reduced residual.
+3. **Projected search** back into the box when the CG step leaves it:
+   ``s(beta) = P[x + s + beta w]`` with ``beta = 1, 1/2, ...`` until
+   ``q`` decreases sufficiently, or the longest step along ``w`` that stays
+   in the box (exact model value, no product); variables that reach a bound
+   join the active set and CG resumes on the smaller face (TRON's subspace
+   iterations) until the tolerance is met or the trust region is reached.
+
+The step is accepted by the ratio test ``rho > eta`` and the radius updated
+with scipy's constants (quartered on ``rho < 1/4``, doubled on
+``rho > 3/4`` when the trust region limited the step), except that a
+rejected step quarters ``min(Delta, ||s||)``: a step cut short by the box is
+not recomputed unchanged.  TRON's own constants (``eta0 = 1e-3``, radius
+factors 0.25, 0.5, 4 with interpolation) are not used, so that the bounded
+and unbounded methods behave alike; the Cauchy and projected searches use
+TRON's ``mu0 = 0.01``.
+
+The stopping test is scipy L-BFGS-B's ``pgtol`` test, on the infinity norm of
+the projected gradient, ``||P[x - g] - x||_inf <= gtol`` (default 1e-5, as
+L-BFGS-B's): results are comparable with L-BFGS-B's at the same tolerance.
+
+The objective, its gradient and every finite-difference product are only
+ever evaluated inside the box: trial points are projections, and
+finite-difference products use `curvopt.hvp.bounded`'s one-sided rule at
+active bounds (finite-difference *gradients* of `fun` likewise, see
+`BoxOracle`).
+
+References
+----------
+C.-J. Lin and J. J. Moré, "Newton's method for large bound-constrained
+optimization problems", SIAM J. Optim. 9(4), 1100-1127, 1999.
+J. J. Moré and G. Toraldo, "Algorithms for bound constrained quadratic
+programming problems", Numer. Math. 55, 377-400, 1989.
+T. Steihaug, "The conjugate gradient method and trust regions in large scale
+optimization", SIAM J. Numer. Anal. 20(3), 626-637, 1983.
+R. H. Byrd, P. Lu, J. Nocedal and C. Zhu, "A limited memory algorithm for
+bound constrained optimization", SIAM J. Sci. Comput. 16(5), 1190-1208, 1995
+(the projected-gradient test of L-BFGS-B).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import scipy.optimize
+
+from .._oracle import Oracle, OracleError, _as_scalar, check_initial_point, make_oracle
+from .._result import Status
+from .._run import Run, execute
+from .._validation import as_point
+from ..hvp import _kernels
+from ..hvp.bounded import bounded_backend, feasible_step
+from ..hvp._resolve import make_backend
+from . import _cg_kernels as _k
+from ._loop import forcing_tolerance
+
+__all__ = [
+    "as_bounds",
+    "project",
+    "projected_gradient",
+    "clip_start",
+    "BoxOracle",
+    "box_oracle",
+    "trust_bounded",
+    "bounded_trust_region_body",
+    "minimize_bounded",
+    "BOUNDED_COLUMNS",
+]
+
+_EPS = np.finfo(float).eps
+_F_RESOLUTION = 100 * _EPS  # as in _loop: differences of f below this fraction of |f| are round-off
+_MAX_CONSECUTIVE_FAILURES = 10
+_GTOL_FRACTION = 0.1  # CG need not go below this fraction of gtol (the linearized stopping test)
+_EXPAND = 2.0  # radius factor after a very successful step that the trust region limited
+_MU0 = 0.01  # TRON's sufficient-decrease constant of the Cauchy and projected searches
+_CAUCHY_SHRINK = 0.1  # TRON's interpolation factor of the Cauchy search
+_MAX_CAUCHY_TRIALS = 4  # products spent on the Cauchy search past the first breakpoint
+_MAX_PROJECTED_TRIALS = 2  # products spent per projected search before the in-box step
+
+BOUNDED_COLUMNS = (
+    ("f", 14, ".7e"),
+    ("pgnorm", 10, ".3e"),
+    ("trust_radius", 12, ".3e"),
+    ("cg_iterations", 13, "d"),
+    ("rho", 10, ".3f"),
+    ("n_active", 8, "d"),
+    ("njev", 7, "d"),
+)
+
+
+# --------------------------------------------------------------------------- the box
+
+
+def as_bounds(bounds, n):
+    """The bounds as two float arrays ``(lower, upper)`` of length `n`.
+
+    Parameters
+    ----------
+    bounds : `scipy.optimize.Bounds` or sequence of (low, high) pairs
+        As `scipy.optimize.minimize` takes them: a `Bounds` (scalars are
+        broadcast; its ``keep_feasible`` is ignored: the box is always kept)
+        or `n` pairs, ``None`` meaning no bound.
+    n : int
+        Number of variables.
+
+    Returns
+    -------
+    lower, upper : ndarray
+        With ``-inf``/``inf`` where a coordinate is unbounded.
+
+    Raises
+    ------
+    ValueError
+        Naming `bounds`: the wrong length, a NaN, a lower bound above the upper
+        one, a lower bound of ``+inf`` or an upper bound of ``-inf``.
+    """
+    if isinstance(bounds, scipy.optimize.Bounds):
+        lb, ub = bounds.lb, bounds.ub
+        try:
+            lower = np.array(np.broadcast_to(np.asarray(lb, dtype=float), (n,)), dtype=float)
+            upper = np.array(np.broadcast_to(np.asarray(ub, dtype=float), (n,)), dtype=float)
+        except ValueError:
+            raise ValueError(
+                f"`bounds` has lower/upper arrays of shapes {np.shape(lb)} and {np.shape(ub)}, "
+                f"which do not broadcast to the {n} variables of x0"
+            ) from None
+    else:
+        try:
+            pairs = list(bounds)
+        except TypeError:
+            raise ValueError(
+                "`bounds` must be a scipy.optimize.Bounds or a sequence of (low, high) pairs; "
+                f"got {type(bounds).__name__}"
+            ) from None
+        if len(pairs) != n:
+            raise ValueError(f"`bounds` must have one (low, high) pair per variable: {n}; got {len(pairs)}")
+        lower = np.empty(n)
+        upper = np.empty(n)
+        for i, pair in enumerate(pairs):
+            try:
+                low, high = pair
+            except (TypeError, ValueError):
+                raise ValueError(f"`bounds`[{i}] must be a (low, high) pair; got {pair!r}") from None
+            try:
+                lower[i] = -np.inf if low is None else float(low)
+                upper[i] = np.inf if high is None else float(high)
+            except (TypeError, ValueError):
+                raise ValueError(f"`bounds`[{i}] must hold numbers or None; got {pair!r}") from None
+    bad = np.isnan(lower) | np.isnan(upper)
+    if bad.any():
+        raise ValueError(f"`bounds` contains NaN at indices {np.flatnonzero(bad)[:10].tolist()}")
+    bad = lower > upper
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`bounds`: lower bound above the upper bound at indices {np.flatnonzero(bad)[:10].tolist()} "
+            f"(e.g. index {i}: {lower[i]!r} > {upper[i]!r})"
+        )
+    bad = (lower == np.inf) | (upper == -np.inf)
+    if bad.any():
+        raise ValueError(
+            "`bounds`: a lower bound of +inf or an upper bound of -inf leaves no feasible point "
+            f"(indices {np.flatnonzero(bad)[:10].tolist()})"
+        )
+    return lower, upper
+
+
+def project(x, lower, upper):
+    """``P[x]``: `x` clipped into the box (a new array)."""
+    return np.clip(x, lower, upper)
+
+
+def projected_gradient(x, g, lower, upper):
+    """``P[x - g] - x``: the projected (negative) gradient, zero exactly at a stationary point.
+
+    Its infinity norm is L-BFGS-B's ``max |proj g_i|``: for each coordinate
+    the gradient, cut to the distance to the bound it points at.
+    """
+    return np.clip(x - g, lower, upper) - x
+
+
+def clip_start(x0, lower, upper, *, stacklevel=1):
+    """x0 clipped into the box, with an `OptimizeWarning` if it was outside.
+
+    `stacklevel` counts from the caller of `clip_start` (1: the caller's line).
+    """
+    outside = (x0 < lower) | (x0 > upper)
+    if outside.any():
+        warnings.warn(
+            "x0 is not within the bounds (indices "
+            f"{np.flatnonzero(outside)[:10].tolist()}); it was clipped into the box",
+            scipy.optimize.OptimizeWarning,
+            stacklevel=stacklevel + 1,
+        )
+        return np.clip(x0, lower, upper)
+    return x0
+
+
+class BoxOracle(Oracle):
+    """An `Oracle` whose finite-difference gradients of `fun` stay in a box.
+
+    Only the ``'2-point'`` and ``'3-point'`` gradient modes evaluate `fun` at
+    displaced points; per coordinate ``i`` the step ``h_i`` of `Oracle` is
+    taken forward when it fits, backward when only that fits, and otherwise
+    the longer of the two is shortened to fit.  ``'3-point'`` uses the
+    central difference where both sides fit and the one-sided rule (with the
+    ``sqrt(eps)`` step) elsewhere.  A fixed coordinate (``lower == upper``)
+    has no room at all: its gradient component is reported as 0.
+    """
+
+    def __init__(self, fun, jac=None, args=(), jac_mode="callable", max_grad_calls=None, *, lower, upper):
+        super().__init__(fun, jac, args, jac_mode, max_grad_calls)
+        self.lower = np.asarray(lower, dtype=float)
+        self.upper = np.asarray(upper, dtype=float)
+
+    def _fd_gradient(self, x, f0):
+        n = x.size
+        g = np.empty(n)
+        central = self.jac_mode == "3-point"
+        rel_one = math.sqrt(_EPS)
+        rel = _EPS ** (1 / 3) if central else rel_one
+        xt = np.array(x, dtype=float, copy=True)
+        lower, upper = self.lower, self.upper
+
+        def value_at(i, t):
+            xt[i] = min(max(x[i] + t, lower[i]), upper[i])
+            step = xt[i] - x[i]
+            self.nfev += 1
+            value = _as_scalar(self._call(self._fun, xt))
+            xt[i] = x[i]
+            return value, step
+
+        for i in range(n):
+            scale = max(1.0, abs(x[i]))
+            up, down = upper[i] - x[i], x[i] - lower[i]
+            if up <= 0.0 and down <= 0.0:
+                g[i] = 0.0
+                continue
+            h = rel * scale
+            if central and up >= h and down >= h:
+                fp, hp = value_at(i, h)
+                fm, hm = value_at(i, -h)
+                g[i] = (fp - fm) / (hp - hm)
+                continue
+            h = rel_one * scale
+            if up >= h:
+                t = h
+            elif down >= h:
+                t = -h
+            else:
+                t = up if up >= down else -down
+            if f0 is None:
+                self.nfev += 1
+                f0 = _as_scalar(self._call(self._fun, x))
+            ft, step = value_at(i, t)
+            g[i] = (ft - f0) / step
+        return g
+
+
+def box_oracle(oracle: Oracle, lower, upper) -> Oracle:
+    """`oracle` made safe for a box: finite-difference gradient modes are
+    rebuilt as a `BoxOracle`; every other mode evaluates only at the points
+    asked for and is returned unchanged."""
+    if oracle.jac_mode not in ("2-point", "3-point") or isinstance(oracle, BoxOracle):
+        return oracle
+    return BoxOracle(oracle._fun, None, oracle.args, oracle.jac_mode, oracle.max_grad_calls,
+                     lower=lower, upper=upper)
+
+
+# --------------------------------------------------------------------------- the subproblem
+
+
+class BoundedStep(NamedTuple):
+    x_trial: np.ndarray  # P[x + s], in the box
+    step_norm: float
+    predicted_reduction: float  # -q(s) > 0
+    n_products: int
+    tr_limited: bool  # the trust region cut the Cauchy or a CG step
+    nonfinite: bool  # a product was not finite
+
+
+def _snap(xs, lower, upper, idx):
+    """Put the coordinates `idx` (those that reached a bound, up to round-off) exactly on it."""
+    for i in idx:
+        xs[i] = lower[i] if abs(xs[i] - lower[i]) <= abs(xs[i] - upper[i]) else upper[i]
+
+
+def _blocking(x, p, lower, upper, t):
+    """Coordinates whose room along p is within round-off of t (they reach a bound at t)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(p > 0, (upper - x) / p, np.where(p < 0, (lower - x) / p, np.inf))
+    return np.flatnonzero(room <= t * (1.0 + 8 * _EPS) + 1e-300)
+
+
+def _embed(n, idx, values):
+    out = np.zeros(n)
+    out[idx] = values
+    return out
+
+
+def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> BoundedStep:
+    """One TRON step: Cauchy point, subspace CG, projected searches.
+
+    Parameters
+    ----------
+    x : ndarray
+        Current point, in the box.
+    g : ndarray
+        Gradient at `x` (its projected gradient nonzero).
+    lower, upper : ndarray
+        The box.
+    hvp : callable
+        ``hvp(p) -> B p`` at `x`.
+    radius : float
+        Trust radius (2-norm of the step).
+    tol : float
+        CG stops when the reduced residual norm is below it.
+    cg_maxiter : int
+        Cap on CG products over all subspace iterations (the Cauchy and
+        projected-search products come on top).
+    """
+    n = x.size
+    products = 0
+    tr_limited = False
+    # ---- 1. generalized Cauchy point along d = -g, binding coordinates removed
+    d = -g
+    binding = ((x <= lower) & (g > 0.0)) | ((x >= upper) & (g < 0.0))
+    if binding.any():
+        d = np.where(binding, 0.0, d)
+    dd = float(np.dot(d, d))
+    Bd = hvp(d)
+    products += 1
+    if not np.all(np.isfinite(Bd)):
+        return BoundedStep(x, 0.0, 0.0, products, False, True)
+    kappa = float(np.dot(d, Bd))
+    alpha_tr = radius / math.sqrt(dd)
+    alpha = min(dd / kappa, alpha_tr) if kappa > 0.0 else alpha_tr
+    b1 = feasible_step(x, d, lower, upper)  # first breakpoint of the projected path
+    warm = None  # CG state to continue from when the Cauchy point is CG's first iterate
+    if alpha < b1:
+        s = alpha * d
+        q = -alpha * dd + 0.5 * alpha * alpha * kappa
+        r = g + alpha * Bd
+        if alpha < alpha_tr:
+            warm = (d, dd)
+        else:
+            tr_limited = True
+        xs = x + s
+    else:
+        search = _projected_cauchy(x, g, d, lower, upper, hvp, radius, alpha, b1)
+        products += search.n_products
+        if search.s is not None:
+            s, q, r, xs = search.s, search.q, search.r, x + search.s
+            tr_limited = search.tr_limited
+        else:
+            # The first breakpoint: the end of the first segment, where the model is exact and,
+            # as b1 < alpha0 <= the segment's minimizer, the sufficient decrease holds.
+            alpha = b1
+            s = alpha * d
+            q = -alpha * dd + 0.5 * alpha * alpha * kappa
+            r = g + alpha * Bd
+            xs = x + s
+            _snap(xs, lower, upper, _blocking(x, d, lower, upper, b1))
+    xs = np.clip(xs, lower, upper)
+    s = xs - x
+
+    # ---- 2./3. CG on the free face, projected search, repeated on smaller faces
+    cg_budget = cg_maxiter - (1 if warm is not None else 0)
+    for _ in range(n):
+        free = (xs > lower) & (xs < upper)
+        F = np.flatnonzero(free)
+        if F.size == 0 or cg_budget <= 0:
+            break
+        rF = r[F]
+        if math.sqrt(float(np.dot(rF, rF))) <= tol:
+            break
+        ss = float(np.dot(s, s))
+        if ss >= (1.0 - 1e-6) * radius * radius:
+            break  # on the trust-region boundary: CG has nowhere to go
+        sA2 = ss - float(np.dot(s[F], s[F]))
+        radius_F = math.sqrt(max(radius * radius - sA2, 0.0))
+        z0 = s[F]
+        cg = _face_cg(z0, rF, F, n, hvp, radius_F, tol, cg_budget, warm)
+        warm = None
+        products += cg.n_products
+        cg_budget -= cg.n_products
+        tr_limited |= cg.tr_limited
+        w = cg.z - z0
+        if not np.any(w != 0.0):
+            break
+        beta_box = feasible_step(xs[F], w, lower[F], upper[F])
+        if beta_box >= 1.0:
+            s[F] = cg.z
+            q += cg.dq
+            r[F] = cg.r
+            xs = np.clip(x + s, lower, upper)
+            break
+        # the CG step leaves the box: projected search along w
+        rw = float(np.dot(rF, w))
+        Bw = cg.r - rF  # reduced B w, from the CG recurrences
+        beta = 1.0
+        moved = False
+        for _ in range(_MAX_PROJECTED_TRIALS):
+            xsF = np.clip(xs[F] + beta * w, lower[F], upper[F])
+            v = xsF - xs[F]
+            Bv = hvp(_embed(n, F, v))
+            products += 1
+            if np.all(np.isfinite(Bv)):
+                BvF = Bv[F]
+                rv = float(np.dot(rF, v))
+                dq = rv + 0.5 * float(np.dot(v, BvF))
+                if rv < 0.0 and dq <= _MU0 * rv:
+                    xs[F] = xsF
+                    q += dq
+                    r[F] = rF + BvF
+                    moved = True
+                    break
+            beta *= 0.5
+            if beta <= beta_box:
+                break
+        if not moved:
+            beta = beta_box  # the longest step along w inside the box: exact model value
+            q += beta * rw + 0.5 * beta * beta * float(np.dot(w, Bw))
+            r[F] = rF + beta * Bw
+            xsF = xs[F] + beta * w
+            blocking = _blocking(xs[F], w, lower[F], upper[F], beta_box)
+            xs[F] = xsF
+            _snap(xs, lower, upper, F[blocking])
+        xs = np.clip(xs, lower, upper)
+        s = xs - x
+        if cg.nonfinite or cg.tr_limited:
+            break  # as TRON: the subspace iterations end when CG reaches the trust-region boundary
+    return BoundedStep(xs, math.sqrt(float(np.dot(s, s))), -q, products, tr_limited, False)
+
+
+class _CauchySearch(NamedTuple):
+    s: np.ndarray | None  # None: no trial point passed, fall back to the first breakpoint
+    q: float
+    r: np.ndarray | None  # g + B s
+    n_products: int
+    tr_limited: bool
+
+
+def _projected_cauchy(x, g, d, lower, upper, hvp, radius, alpha, b1) -> _CauchySearch:
+    """TRON's projected search for the Cauchy step past the first breakpoint.
+
+    Trial steps ``s(alpha) = P[x + alpha d] - x`` must satisfy
+    ``q(s) <= mu0 g's`` and ``||s|| <= radius``.  From the first trial
+    (past the first breakpoint `b1`), ``alpha`` is multiplied by 0.1 until
+    they hold; if the first trial passes, it is multiplied by 10 while they
+    hold, ``q`` keeps falling and the point still moves (the path ends at
+    its last breakpoint), so that the search can cross many breakpoints at
+    once.  Every trial costs one product.
+    """
+    products = 0
+    best = None
+    room = _room_along(x, d, lower, upper)
+    finite_room = room[np.isfinite(room)]
+    last_breakpoint = np.inf if finite_room.size < room.size else float(finite_room.max())
+    for _ in range(_MAX_CAUCHY_TRIALS):
+        xs = np.clip(x + alpha * d, lower, upper)
+        s = xs - x
+        snorm = math.sqrt(float(np.dot(s, s)))
+        ok = False
+        if snorm <= radius * (1.0 + 1e-12):
+            Bs = hvp(s)
+            products += 1
+            if np.all(np.isfinite(Bs)):
+                gs = float(np.dot(g, s))
+                q = gs + 0.5 * float(np.dot(s, Bs))
+                ok = q <= _MU0 * gs and (best is None or q < best.q)
+        if best is None and not ok:
+            alpha *= _CAUCHY_SHRINK  # interpolate towards the first breakpoint
+            if alpha <= b1:
+                break  # the caller takes the first breakpoint, where the model is exact
+            continue
+        if not ok:
+            break  # extrapolation went too far: keep the previous point
+        best = _CauchySearch(s, q, g + Bs, products, snorm >= (1.0 - 1e-6) * radius)
+        if alpha >= last_breakpoint:
+            break
+        alpha = min(alpha / _CAUCHY_SHRINK, last_breakpoint)  # extrapolate
+    if best is None:
+        return _CauchySearch(None, 0.0, None, products, False)
+    return best._replace(n_products=products)
+
+
+def _room_along(x, p, lower, upper):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(p > 0, (upper - x) / p, np.where(p < 0, (lower - x) / p, np.inf))
+    room[p == 0] = np.nan
+    return room[~np.isnan(room)]
+
+
+class _FaceCG(NamedTuple):
+    z: np.ndarray
+    r: np.ndarray
+    dq: float  # change of the model from z0 to z
+    n_products: int
+    tr_limited: bool
+    nonfinite: bool
+
+
+def _face_cg(z0, r0, F, n, hvp, radius, tol, maxiter, warm) -> _FaceCG:
+    """Steihaug CG on the face: min q over z = s_F (the other coordinates fixed), ||z|| <= radius.
+
+    Starts at `z0` with residual `r0` (the reduced model gradient there); with
+    `warm = (d_prev, rr_prev)` it continues a CG run whose previous direction
+    was ``d_prev`` (full length, restricted to F here) with ``r'r = rr_prev``.
+    """
+    z = z0.copy()
+    r = r0.copy()
+    rr = float(np.dot(r, r))
+    if warm is not None:
+        d_prev, rr_prev = warm
+        d = -r + (rr / rr_prev) * d_prev[F]
+    else:
+        d = -r
+    dq = 0.0
+    products = 0
+    for _ in range(maxiter):
+        Hd_full = hvp(_embed(n, F, d))
+        products += 1
+        Hd = Hd_full[F]
+        dHd = float(np.dot(d, Hd))
+        if not math.isfinite(dHd):
+            return _FaceCG(z, r, dq, products, False, True)
+        rd = float(np.dot(r, d))
+        if dHd <= 0.0:
+            tau = _k.boundary_root(z, d, radius)
+            dq += tau * rd + 0.5 * tau * tau * dHd
+            z += tau * d
+            r += tau * Hd
+            return _FaceCG(z, r, dq, products, True, False)
+        alpha = rr / dHd
+        z_next = z + alpha * d
+        if float(np.dot(z_next, z_next)) >= radius * radius:
+            tau = _k.boundary_root(z, d, radius)
+            dq += tau * rd + 0.5 * tau * tau * dHd
+            z += tau * d
+            r += tau * Hd
+            return _FaceCG(z, r, dq, products, True, False)
+        dq += alpha * rd + 0.5 * alpha * alpha * dHd
+        z = z_next
+        r += alpha * Hd
+        rr_next = float(np.dot(r, r))
+        if rr_next <= tol * tol:
+            break
+        d = -r + (rr_next / rr) * d
+        rr = rr_next
+    return _FaceCG(z, r, dq, products, False, False)
+
+
+# --------------------------------------------------------------------------- the outer loop
+
+
+def bounded_trust_region_body(*, lower, upper, gtol, maxiter, initial_trust_radius, max_trust_radius, eta,
+                              cg_maxiter, forcing=forcing_tolerance):
+    """A solver body (see `curvopt._run`) for the projected trust-region Newton method.
+
+    `lower` and `upper` are arrays (``-inf``/``inf`` where unbounded); the
+    run's starting point must lie in the box and its backend must evaluate
+    nothing outside it (see `curvopt.hvp.bounded.bounded_backend`; the body
+    makes a plain finite-difference backend bounded itself).
+
+    The result gets two keys of its own: ``pgnorm``, the final
+    ``||P[x - g] - x||_inf``, and ``active_mask`` (as in
+    `scipy.optimize.least_squares`: -1 at a lower bound, 1 at an upper bound,
+    0 free).
+    """
+    lower = np.asarray(lower, dtype=float)
+    upper = np.asarray(upper, dtype=float)
+
+    def body(run):
+        oracle = run.oracle
+        run.backend = backend = bounded_backend(run.backend, lower, upper)
+        if lower.shape != run.x.shape or upper.shape != run.x.shape:
+            raise ValueError(f"bounds of length {lower.size} for {run.x.size} variables")
+        if np.any(run.x < lower) or np.any(run.x > upper):
+            raise ValueError("the starting point of the run is outside the bounds")
+        radius = float(initial_trust_radius)
+        failures = 0
+
+        def record():
+            pg = projected_gradient(run.x, run.g, lower, upper)
+            pgnorm = float(np.max(np.abs(pg)))
+            run.extra["pgnorm"] = pgnorm
+            run.extra["active_mask"] = np.where(run.x <= lower, -1, np.where(run.x >= upper, 1, 0))
+            return pg, pgnorm
+
+        pg, pgnorm = record()
+        while True:
+            if pgnorm <= gtol:
+                return Status.SUCCESS
+            if run.nit >= maxiter:
+                return Status.MAXITER
+            backend.linearize(run.x, run.g)
+            tol = max(forcing(math.sqrt(float(np.dot(pg, pg)))), _GTOL_FRACTION * gtol)
+            step = bounded_step(run.x, run.g, lower, upper, backend, radius, tol, cg_maxiter)
+            run.nit += 1
+            run.cg_iterations += step.n_products
+            rho = -math.inf
+            accepted = False
+            nonfinite = False
+            if step.nonfinite and step.step_norm == 0.0:
+                nonfinite = True
+            elif not step.predicted_reduction > 0.0:
+                return Status.PRECISION_LOSS
+            else:
+                x_trial = step.x_trial
+                f_trial = _value_or_nan(run, x_trial)
+                if not math.isfinite(f_trial):
+                    nonfinite = True
+                else:
+                    rho = (run.f - f_trial) / step.predicted_reduction
+                    resolution = _F_RESOLUTION * abs(run.f)
+                    if rho > eta or step.predicted_reduction < resolution:
+                        g_trial = _gradient_or_none(run, x_trial)
+                        if g_trial is None:
+                            nonfinite = True
+                        elif rho > eta or (
+                            f_trial <= run.f + resolution
+                            and np.max(np.abs(projected_gradient(x_trial, g_trial, lower, upper))) < pgnorm
+                        ):
+                            accepted = True
+                            run.move_to(x_trial, f_trial, g_trial)
+                            pg, pgnorm = record()
+            if nonfinite:
+                run.n_nonfinite += 1
+                failures += 1
+                rho = -math.inf
+                if failures > _MAX_CONSECUTIVE_FAILURES:
+                    return Status.ORACLE_ERROR if "exception" in run.extra else Status.NAN_RESULT
+            else:
+                failures = 0
+            if rho < 0.25:
+                shrink_from = radius if step.step_norm == 0.0 else min(radius, step.step_norm)
+                radius = 0.25 * shrink_from
+            elif rho > 0.75 and step.tr_limited:
+                radius = min(_EXPAND * radius, max_trust_radius)
+            if radius < 1e-10 and radius < _EPS * max(1.0, math.sqrt(float(np.dot(run.x, run.x)))):
+                return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
+            stop = run.end_of_iteration(
+                f=run.f, pgnorm=pgnorm, trust_radius=radius, cg_iterations=step.n_products,
+                rho=rho if math.isfinite(rho) else None, n_active=int(np.count_nonzero(run.extra["active_mask"])),
+                njev=oracle.njev, accepted=accepted,
+            )
+            if stop:
+                return Status.CALLBACK
+
+    return body
+
+
+def _value_or_nan(run, x) -> float:
+    try:
+        value = run.oracle.value(x)
+    except OracleError as err:
+        run.extra["exception"] = err.__cause__
+        return math.nan
+    run.extra.pop("exception", None)
+    return value
+
+
+def _gradient_or_none(run, x):
+    try:
+        g = run.oracle.gradient(x)
+    except OracleError as err:
+        run.extra["exception"] = err.__cause__
+        return None
+    run.extra.pop("exception", None)
+    return g if np.isfinite(g).all() else None
+
+
+# --------------------------------------------------------------------------- options and wiring
+
+
+def _count(name, value, default):
+    if value is None:
+        return default
+    if int(value) != value or value < 1:
+        raise ValueError(f"option `{name}` must be a positive integer; got {value!r}")
+    return int(value)
+
+
+class BoundedBody:
+    """The solver body of ``trust_bounded``: unbounded when called as it is,
+    bounded through `with_bounds` (what `minimize` does when given `bounds`)."""
+
+    def __init__(self, **params):
+        self.params = params
+
+    def with_bounds(self, lower, upper):
+        """The body for the box ``lower <= x <= upper``."""
+        return bounded_trust_region_body(lower=lower, upper=upper, **self.params)
+
+    def __call__(self, run):
+        n = run.x.size
+        return self.with_bounds(np.full(n, -np.inf), np.full(n, np.inf))(run)
+
+
+def trust_bounded(n, *, gtol=1e-5, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
+                  cg_maxiter=None):
+    """Options of the projected trust-region Newton method (TRON-style, bound constraints).
+
+    gtol : float
+        Stop when ``||P[x - g] - x||_inf <= gtol``: scipy L-BFGS-B's ``pgtol``
+        test and default (1e-5), so that results compare with L-BFGS-B's.
+    maxiter : int
+        Iterations (trust-region subproblems), default ``200 n``.
+    initial_trust_radius, max_trust_radius, eta : float
+        scipy's trust-region parameters (1, 1000, 0.15); see
+        `curvopt.trust_region.bounded` for the radius rules.
+    cg_maxiter : int
+        Cap on CG products per subproblem over all its faces, default
+        ``max(20, 2 n)`` (the Cauchy-point and projected-search products
+        come on top).
+
+    Returns
+    -------
+    BoundedBody
+        A solver body; ``body.with_bounds(lower, upper)`` gives the bounded one.
+    """
+    if not gtol >= 0:
+        raise ValueError(f"option `gtol` must be a number >= 0; got {gtol!r}")
+    if not 0 <= eta < 0.25:
+        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
+    if not 0 < initial_trust_radius <= max_trust_radius:
+        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
+                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
+    return BoundedBody(
+        gtol=gtol,
+        maxiter=_count("maxiter", maxiter, 200 * n),
+        initial_trust_radius=float(initial_trust_radius),
+        max_trust_radius=float(max_trust_radius),
+        eta=eta,
+        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
+    )
+
+
+def minimize_bounded(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, callback=None,
+                     options=None, *, make_body=trust_bounded, disp=False, return_all=False,
+                     max_grad_calls=None, hvp_eps=None, stacklevel=2):
+    """Minimize `fun` over a box with the projected trust-region Newton method.
+
+    The wiring `curvopt.minimize` uses when given `bounds` (the arguments are
+    those of `minimize`; `options` are `trust_bounded`'s, already checked):
+    the bounds are parsed, x0 is clipped into the box (with an
+    `OptimizeWarning` when it was outside, as scipy's Nelder-Mead does; scipy's
+    L-BFGS-B clips silently), and finite-difference gradients and products
+    are made to stay inside the box.
+
+    Parameters
+    ----------
+    fun, x0, args, jac, hess, hessp, callback :
+        As `curvopt.minimize`; ``jac=True`` (`fun` returns ``(f, g)``) works.
+    bounds : `scipy.optimize.Bounds` or sequence of (low, high), optional
+        See `as_bounds`; None means unbounded.
+    options : dict, optional
+        Keyword arguments of `make_body`.
+    make_body : callable
+        ``make_body(n, **options)`` returning a `BoundedBody`.
+    disp, return_all, max_grad_calls, hvp_eps :
+        The options every curvopt method takes.
+
+    Returns
+    -------
+    OptimizeResult
+        With ``pgnorm`` and ``active_mask`` besides the usual keys.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import rosen, rosen_der
+    >>> from curvopt.trust_region.bounded import minimize_bounded
+    >>> res = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=[(-1.5, 0.8)] * 4)
+    >>> bool(res.success), res.active_mask.tolist()
+    (True, [1, 0, 0, 0])
+    """
+    if not isinstance(args, tuple):
+        args = (args,)
+    x0 = as_point(x0)
+    n = x0.size
+    if bounds is None:
+        lower, upper = np.full(n, -np.inf), np.full(n, np.inf)
+    else:
+        lower, upper = as_bounds(bounds, n)
+    x0 = clip_start(x0, lower, upper, stacklevel=stacklevel)
+    oracle = box_oracle(make_oracle(fun, x0, jac, args, max_grad_calls, stacklevel=stacklevel + 1), lower, upper)
+    backend = bounded_backend(make_backend(oracle, fun, args, x0, hess, hessp, hvp_eps), lower, upper)
+    body = make_body(n, **(options or {})).with_bounds(lower, upper)
+    f0, g0 = check_initial_point(oracle, x0)
+    run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=disp, return_all=return_all,
+              columns=BOUNDED_COLUMNS)
+    return execute(body, run)
