@@ -39,13 +39,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
+from numba import njit
+from scipy.linalg import eigh_tridiagonal, eigvalsh_tridiagonal
 
 from .steihaug import StopReason, SubproblemResult
 
 __all__ = ["solve", "solve_tridiagonal"]
 
 _EPS = np.finfo(float).eps
+_SOLVE_EVERY_STEP = 32  # up to this basis size the small problem is solved after every product
+_FULL_REORTHOGONALIZATION = 10**9  # basis size up to which each new vector is orthogonalized against all
 
 
 def solve_tridiagonal(alpha, beta, gnorm, trust_radius):
@@ -55,6 +58,13 @@ def solve_tridiagonal(alpha, beta, gnorm, trust_radius):
     mu_min)``: the minimizer, the Lagrange multiplier (0 for an interior
     solution) and T's least eigenvalue.
     """
+    h = _interior_newton_step(alpha, beta, gnorm)
+    if h is not None and float(np.dot(h, h)) <= trust_radius * trust_radius:
+        # T positive definite and its Newton step inside: the (common) interior case
+        # in O(k), without the eigendecomposition.
+        mu_min = float(eigvalsh_tridiagonal(alpha, beta, select="i", select_range=(0, 0))[0]) \
+            if alpha.size > 1 else float(alpha[0])
+        return h, 0.0, mu_min
     if alpha.size > 1:
         mu, V = eigh_tridiagonal(alpha, beta)
     else:
@@ -63,7 +73,7 @@ def solve_tridiagonal(alpha, beta, gnorm, trust_radius):
     mu_min = float(mu[0])
     if mu_min > 0.0:
         h = -V @ (c / mu)
-        if np.linalg.norm(h) <= trust_radius:
+        if np.linalg.norm(h) <= trust_radius:  # pivots too small for the LDL' test above
             return h, 0.0, mu_min
     lam_low = max(0.0, -mu_min)
     scale = max(abs(mu[0]), abs(mu[-1]), 1.0)
@@ -115,6 +125,33 @@ def solve_tridiagonal(alpha, beta, gnorm, trust_radius):
     return h, lam, mu_min
 
 
+@njit(cache=True)
+def _interior_newton_step(alpha, beta, gnorm):
+    """-gnorm T^{-1} e_1 by the LDL' factorization of T, or None unless every pivot is
+    safely positive (T positive definite)."""
+    k = alpha.size
+    d = np.empty(k)
+    ell = np.empty(max(k - 1, 0))
+    scale = np.max(np.abs(alpha)) + (np.max(np.abs(beta)) if k > 1 else 0.0)
+    d[0] = alpha[0]
+    for i in range(1, k):
+        if not d[i - 1] > 1e3 * _EPS * scale:
+            return None
+        ell[i - 1] = beta[i - 1] / d[i - 1]
+        d[i] = alpha[i] - ell[i - 1] * beta[i - 1]
+    if not d[k - 1] > 1e3 * _EPS * scale:
+        return None
+    # L y = -gnorm e_1, then D L' h = y
+    y = np.zeros(k)
+    y[0] = -gnorm
+    for i in range(1, k):
+        y[i] = -ell[i - 1] * y[i - 1]
+    h = y / d
+    for i in range(k - 2, -1, -1):
+        h[i] -= ell[i] * h[i + 1]
+    return h
+
+
 def _store(Q, k, q, maxiter):
     """Q with row k set to q, doubled in length first if full."""
     if k == Q.shape[0]:
@@ -141,6 +178,7 @@ def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
     b_prev = 0.0
     h = None
     reason = StopReason.MAXITER
+    next_solve = 1
     k = 0
     for k in range(1, maxiter + 1):
         q = Q[k - 1]
@@ -154,14 +192,23 @@ def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
             break
         alpha[k - 1] = a
         w = w - a * q - b_prev * q_prev
-        # full reorthogonalization: Q is small and loss of orthogonality would
-        # create spurious copies of eigenvalues in T
-        w -= Q[:k].T @ (Q[:k] @ w)
+        if k <= _FULL_REORTHOGONALIZATION:
+            # Loss of orthogonality creates spurious copies of eigenvalues in T; in a
+            # small basis full reorthogonalization is cheap.  In a long one it would cost
+            # O(n k) per product, and CG's finite-precision behaviour (which the
+            # interior phase reproduces) is good enough.
+            w -= Q[:k].T @ (Q[:k] @ w)
         b = float(np.linalg.norm(w))
-        h, lam, mu_min = solve_tridiagonal(alpha[:k], beta[: k - 1], gnorm, trust_radius)
-        residual = abs(b * h[-1])
         invariant = b <= 1e-12 * max(abs(a), 1.0)
-        if residual <= tol or invariant:
+        if k < next_solve and not invariant and k < maxiter:
+            # The small problem costs O(k^2) and more: solved at every step while k is
+            # small, then each time the basis has grown by a tenth (at most 10% more
+            # products than checking every step).
+            h = None
+        else:
+            next_solve = k + 1 if k < _SOLVE_EVERY_STEP else math.ceil(1.1 * k)
+            h, lam, mu_min = solve_tridiagonal(alpha[:k], beta[: k - 1], gnorm, trust_radius)
+        if h is not None and (abs(b * h[-1]) <= tol or invariant):
             reason = StopReason.CONVERGED
             break
         beta[k - 1] = b
@@ -171,6 +218,9 @@ def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
     if h is None or h.size != k:
         h, lam, mu_min = solve_tridiagonal(alpha[:k], beta[: k - 1], gnorm, trust_radius)
     step = Q[:k].T @ h
+    step_norm = float(np.linalg.norm(step))
+    if step_norm > trust_radius:  # Q only nearly orthonormal in a long basis
+        step *= trust_radius / step_norm
     # m(0) - m(p) from the small problem: -(gnorm h_1 + h'T h / 2)
     Th = alpha[:k] * h
     Th[:-1] += beta[: k - 1] * h[1:]
