@@ -40,7 +40,8 @@ def reference(problem):
 
 
 FORWARD_DIFFERENCE_LIMITS = {
-    ("powell_badly_scaled", "trust-krylov"),  # x = (1e-5, 9): relative steps far too large in x_1
+    ("powell_badly_scaled", "trust-krylov"),  # x* = (1e-5, 9): relative steps far too large in x_1
+    ("brown_badly_scaled", "trust-krylov"),  # x* = (1e6, 2e-6): ends at ||g|| = 1.03e-9, floor of the radius
 }
 
 
