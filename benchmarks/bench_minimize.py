@@ -130,6 +130,47 @@ def table(problem, oracle, skip_slow):
               f"{products:>9d} {res.fun:>10.2e} {gnorm:>9.1e}  {bool(res.success)}", flush=True)
 
 
+def _rosen2(x):
+    a = x[1] - x[0] * x[0]
+    b = 1.0 - x[0]
+    return 100.0 * a * a + b * b
+
+
+def _rosen2_der(x):
+    a = x[1] - x[0] * x[0]
+    return np.array([-400.0 * x[0] * a - 2.0 * (1.0 - x[0]), 200.0 * a])
+
+
+def _rosen2_hessp(x, p):
+    h00 = 1200.0 * x[0] * x[0] - 400.0 * x[1] + 2.0
+    return np.array([h00 * p[0] - 400.0 * x[0] * p[1], -400.0 * x[0] * p[0] + 200.0 * p[1]])
+
+
+def overhead_table():
+    """Time per iteration spent in the solvers themselves: 2-D Rosenbrock with near-free oracles."""
+    x0 = np.array([-1.2, 1.0])
+    runs = [
+        ("scipy trust-ncg (exact hessp)", lambda: scipy.optimize.minimize(
+            _rosen2, x0, jac=_rosen2_der, hessp=_rosen2_hessp, method="trust-ncg", options={"gtol": GTOL})),
+        ("curvopt trust-ncg (exact hessp)", lambda: curvopt.minimize(
+            _rosen2, x0, jac=_rosen2_der, hessp=_rosen2_hessp, options={"gtol": GTOL})),
+        ("curvopt trust-ncg (FD products)", lambda: curvopt.minimize(
+            _rosen2, x0, jac=_rosen2_der, options={"gtol": GTOL})),
+        ("scipy Newton-CG (exact hessp)", lambda: scipy.optimize.minimize(
+            _rosen2, x0, jac=_rosen2_der, hessp=_rosen2_hessp, method="Newton-CG")),
+        ("curvopt newton-cg (exact hessp)", lambda: curvopt.minimize(
+            _rosen2, x0, jac=_rosen2_der, hessp=_rosen2_hessp, method="newton-cg", options={"gtol": GTOL})),
+    ]
+    print("\nSolver overhead: 2-D Rosenbrock, hand-written oracles (about 1 us per call)")
+    print(f"  {'solver':<36} {'time/scipy':>10} {'us/iteration':>12} {'nit':>5} {'grad calls':>10}")
+    reference = None
+    for label, run in runs:
+        seconds, res = timed(run, budget=0.5, max_repeats=2000)
+        reference = reference or seconds
+        print(f"  {label:<36} {seconds / reference:>10.3f} {seconds / res.nit * 1e6:>12.1f} {res.nit:>5d} "
+              f"{res.njev:>10d}", flush=True)
+
+
 def compile_time():
     """First-call time of the compiled path in this process (cache on disk may make it short)."""
     problem = chained_rosenbrock(2)
@@ -145,6 +186,7 @@ def main():
     args = parser.parse_args()
     print(f"curvopt {curvopt.__version__}, scipy {scipy.__version__}, numpy {np.__version__}")
     print(f"first call of the compiled path (compile or load from cache): {compile_time():.2f} s")
+    overhead_table()
     sizes = [int(s) for s in args.sizes.split(",")]
     problems = [chained_rosenbrock(n) for n in sizes]
     problems += [get_problem(name) for name in ("helical_valley", "wood", "powell_singular")]
