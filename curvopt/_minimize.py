@@ -108,7 +108,7 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     if spec.compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
         from .trust_region._compiled import compiled_trust_ncg
 
-        solver_options = {k: v for k, v in options.items() if k != "compiled"}
+        solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify")}
         return compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
                                   max_grad_calls=common["max_grad_calls"], **solver_options)
     oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=3)
@@ -124,7 +124,9 @@ def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, arg
     requested = options.get("compiled", "auto")
     if requested not in ("auto", True, False):
         raise ValueError(f"option `compiled` must be 'auto', True or False; got {requested!r}")
-    if requested is False or not (is_numba_dispatcher(fun) and is_numba_dispatcher(jac)):
+    if requested is False or options.get("verify") is True or not (
+        is_numba_dispatcher(fun) and is_numba_dispatcher(jac)
+    ):
         possible = False
     else:
         from .trust_region._compiled import can_compile
@@ -133,7 +135,7 @@ def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, arg
     if requested is True and not possible:
         raise ValueError(
             "option compiled=True needs numba-jitted `fun` and `jac`, `hess` None, `hessp` None, jitted, "
-            "'2-point' or '3-point', no callback, disp or return_all, and `args` numba can type"
+            "'2-point' or '3-point', no callback, disp, return_all or verify=True, and `args` numba can type"
         )
     return possible
 

@@ -11,6 +11,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ._verify import Verifier
 from .line_search.newton_cg import NEWTON_CG_COLUMNS, newton_cg_body
 from .trust_region import lanczos as gltr
 from .trust_region import steihaug
@@ -41,7 +42,7 @@ def _count(name, value, default):
 
 
 def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                  forcing=forcing_tolerance):
+                  verify, forcing=forcing_tolerance):
     _nonnegative("gtol", gtol)
     if not 0 <= eta < 0.25:
         raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
@@ -57,11 +58,12 @@ def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_
         eta=eta,
         cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
         forcing=forcing,
+        verifier=Verifier(verify, n),
     )
 
 
 def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
-              cg_maxiter=None, compiled="auto"):
+              cg_maxiter=None, verify="auto", compiled="auto"):
     """Options of ``method='trust-ncg'`` (scipy's names and defaults, plus curvopt's).
 
     gtol : float
@@ -72,15 +74,25 @@ def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust
         scipy's trust-region parameters (1, 1000, 0.15).
     cg_maxiter : int
         Cap on CG iterations per subproblem, default ``max(20, 2 n)``.
+    verify : {'auto', True, False}
+        Where the gradient test holds, estimate the least Hessian eigenvalue
+        by Lanczos (at most ``min(n, 40)`` products) and, at a saddle, step
+        along the negative-curvature direction instead of stopping; adds the
+        result keys ``min_curvature`` and ``is_local_minimum``.  'auto' checks
+        where it is cheap or needed: products that cost no gradient call
+        (autograd, `hessp`, `hess`), a check budget at most a tenth of the
+        gradient calls already spent, or a stationary starting point.  The
+        compiled path does not verify.
     compiled : {'auto', True, False}
         Run the whole loop in numba nopython mode when `fun` and `jac` are
-        numba-jitted functions ('auto': whenever possible).
+        numba-jitted functions ('auto': whenever possible and `verify` is not True).
     """
-    return _trust_region(n, steihaug.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter)
+    return _trust_region(n, steihaug.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
+                         verify)
 
 
 def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
-                 cg_maxiter=None, inexact=True):
+                 cg_maxiter=None, inexact=True, verify="auto"):
     """Options of ``method='trust-krylov'`` (GLTR subproblems; scipy's names and defaults).
 
     inexact : bool
@@ -92,10 +104,10 @@ def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_tr
     """
     forcing = forcing_tolerance if inexact else (lambda gnorm: 1e-10 * gnorm)
     return _trust_region(n, gltr.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                         forcing)
+                         verify, forcing)
 
 
-def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4):
+def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4, verify="auto"):
     """Options of ``method='newton-cg'``.
 
     gtol : float
@@ -110,6 +122,9 @@ def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4
         Cap on CG iterations per Newton step, default ``max(20, 2 n)``.
     c1 : float
         Armijo sufficient-decrease constant.
+    verify : {'auto', True, False}
+        As for trust-ncg; at a saddle the run continues with a line search
+        along the negative-curvature direction.
     """
     _nonnegative("gtol", gtol)
     if not 0 < c1 < 1:
@@ -119,6 +134,7 @@ def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4
         maxiter=_count("maxiter", maxiter, 200 * n),
         cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
         c1=c1,
+        verifier=Verifier(verify, n),
     )
 
 

@@ -57,6 +57,7 @@ class Status(enum.IntEnum):
     ORACLE_ERROR = 7
     INTERRUPTED = 8
     TRUST_RADIUS = 9
+    SADDLE_POINT = 10
 
     @property
     def message(self) -> str:
@@ -78,6 +79,8 @@ _MESSAGES = {
     Status.ORACLE_ERROR: "The objective or its gradient raised an exception at an accepted point; "
     "the result holds the best point so far.",
     Status.INTERRUPTED: "Interrupted by the user (KeyboardInterrupt); the result holds the best point so far.",
+    Status.SADDLE_POINT: "The gradient test holds at a saddle point (the Hessian has negative curvature there) "
+    "and stepping off it along the negative-curvature direction failed.",
     Status.TRUST_RADIUS: "The trust radius fell below its floor without meeting the gradient test "
     "(the model cannot be trusted at any step length; the gradient or products may be inaccurate).",
 }

@@ -144,7 +144,7 @@ def rosen_der32(x):
 def python_path(fun, jac, x0, args=(), hessp="2-point", **options):
     """curvopt.minimize on the Python loop: lambdas are not jitted, so nothing can take the compiled path."""
     py_hessp = hessp if isinstance(hessp, str) else (lambda x, p, *a: hessp(x, p, *a))
-    options = {"compiled": False, **options}
+    options = {"compiled": False, "verify": False, **options}  # the compiled path does not verify
     return curvopt.minimize(lambda x, *a: fun(x, *a), x0, args=args, method="trust-ncg",
                             jac=lambda x, *a: jac(x, *a), hessp=py_hessp, options=options)
 

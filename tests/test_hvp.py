@@ -136,3 +136,12 @@ def test_rosen_value_unchanged():
     # guards the fixture: the autograd Rosenbrock is scipy's
     x = np.linspace(-1, 1, 7)
     assert rosen_autograd(x) == pytest.approx(rosen(x), rel=1e-14)
+
+
+def test_user_exception_surfaces_as_itself(point):
+    def broken(x):
+        raise FloatingPointError("model diverged")
+
+    H = HessianOperator(point, jac=broken, method="3-point")
+    with pytest.raises(FloatingPointError, match="model diverged"):
+        H @ np.ones(point.size)

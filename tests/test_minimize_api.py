@@ -137,7 +137,8 @@ def test_central_products_cost_two_gradient_calls(counted):
 def test_user_hess_counts_hessian_evaluations(counted):
     hess = counted(rosen_hess)
     res = curvopt.minimize(rosen, X0, jac=rosen_der, hess=hess)
-    assert res.success and res.nhev == hess.calls <= res.nit
+    # one Hessian per iterate, and one more at the end for the curvature check
+    assert res.success and res.nhev == hess.calls <= res.nit + 1
     assert res.n_hvp >= res.nhev
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from .._oracle import Oracle, autograd_jvp_works, autograd_traceable
+from .._oracle import Oracle, OracleError, autograd_jvp_works, autograd_traceable
 from .._validation import as_finite_vector
 from .backends import AutogradHVP, FiniteDifferenceHVP, UserHessp
 
@@ -82,10 +82,16 @@ class HessianOperator(LinearOperator):
 
     def _matvec(self, v):
         v = np.ascontiguousarray(np.asarray(v, dtype=float).reshape(-1))
-        return self._backend(v)
+        try:
+            return self._backend(v)
+        except OracleError as err:
+            raise err.__cause__  # the user's own exception, with its own traceback
 
     def _matmat(self, V):
-        return self._backend.matmat(np.asarray(V, dtype=float))
+        try:
+            return self._backend.matmat(np.asarray(V, dtype=float))
+        except OracleError as err:
+            raise err.__cause__
 
     def _rmatvec(self, v):
         return self._matvec(v)

@@ -47,7 +47,7 @@ _EPS = np.finfo(float).eps
 _F_RESOLUTION = 100 * _EPS  # as in the trust-region loop
 
 
-def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
+def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1, verifier=None):
     """A solver body (see `curvopt._run`) for line-search Newton-CG."""
 
     def body(run):
@@ -55,7 +55,17 @@ def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
         while True:
             gnorm = run.gnorm
             if gnorm <= gtol:
-                return Status.SUCCESS
+                check = None if verifier is None else verifier.check(run)
+                direction = None if check is None else verifier.escape_direction(run, check)
+                if direction is None:
+                    return Status.SADDLE_POINT if check is not None and check.is_local_minimum is False \
+                        else Status.SUCCESS
+                if not _leave_saddle(run, oracle, direction, check.min_curvature):
+                    return Status.SADDLE_POINT
+                run.nit += 1
+                if run.end_of_iteration(f=run.f, gnorm=run.gnorm, njev=oracle.njev):
+                    return Status.CALLBACK
+                continue
             if run.nit >= maxiter:
                 return Status.MAXITER
             backend.linearize(run.x, run.g)
@@ -97,6 +107,27 @@ def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1):
                 return Status.PRECISION_LOSS
 
     return body
+
+
+def _leave_saddle(run, oracle, direction, curvature) -> bool:
+    """Step along a unit direction of negative curvature until f falls by a quarter of
+    what the quadratic model promises (f + t g'v + t^2 curvature / 2); False if it never does."""
+    t = max(1.0, float(np.linalg.norm(run.x)))
+    slope = float(np.dot(run.g, direction))
+    for _ in range(_MAX_BACKTRACKS):
+        x_new = run.x + t * direction
+        try:
+            f_new = oracle.value(x_new)
+        except OracleError:
+            f_new = math.nan
+        promised = -(t * slope + 0.5 * curvature * t * t)
+        if math.isfinite(f_new) and run.f - f_new >= 0.25 * promised:
+            g_new = oracle.gradient(x_new)
+            if np.isfinite(g_new).all():
+                run.move_to(x_new, f_new, g_new)
+                return True
+        t *= 0.5
+    return False
 
 
 def _backtrack(run, oracle, direction, slope, c1):

@@ -228,7 +228,10 @@ def biggs_exp6():
         f_local=(5.65564992549993e-3,),  # refined with scipy (MGH: 5.65565e-3); BFGS/trust-ncg end here
         reference=mgh_reference(18), tags={"mgh", "zero-residual"},
         notes="The global minimizer is not unique (permutations of the exponential terms, "
-              "e.g. (4, 10, 3, 5, 1, 1)).")
+              "e.g. (4, 10, 3, 5, 1, 1)). The point where scipy's BFGS and trust-ncg stop from x0, "
+              "f = 5.65565e-3 with x1 = x5 and x3 = x6 (two exponential terms merged), is a saddle: "
+              "the explicit Hessian there has the eigenvalue -9.8e-3. Its value stays in f_local as the "
+              "stationary value methods without a curvature check report.")
 
 
 def osborne_2():

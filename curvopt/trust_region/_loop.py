@@ -23,7 +23,7 @@ import numpy as np
 from .._oracle import OracleError
 from .._result import Status
 from .._validation import norm as _norm
-from .steihaug import StopReason
+from .steihaug import StopReason, SubproblemResult
 
 __all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
 
@@ -60,10 +60,13 @@ def trust_region_body(
     eta,
     cg_maxiter,
     forcing=forcing_tolerance,
+    verifier=None,
 ):
     """A solver body (see `curvopt._run`) for trust-region Newton with `subproblem`.
 
-    `forcing(gnorm)` is the residual tolerance handed to the subproblem solver.
+    `forcing(gnorm)` is the residual tolerance handed to the subproblem solver;
+    `verifier` (a `curvopt._verify.Verifier`) checks the curvature where the
+    gradient test holds and, at a saddle, supplies the direction to leave it by.
     """
 
     def body(run):
@@ -73,11 +76,17 @@ def trust_region_body(
         while True:
             gnorm = run.gnorm
             if gnorm <= gtol:
-                return Status.SUCCESS
-            if run.nit >= maxiter:
+                check = None if verifier is None else verifier.check(run)
+                direction = None if check is None else verifier.escape_direction(run, check)
+                if direction is None:
+                    return Status.SADDLE_POINT if check is not None and check.is_local_minimum is False \
+                        else Status.SUCCESS
+                sub = _escape_step(run.g, direction, check.min_curvature, radius)
+            elif run.nit >= maxiter:
                 return Status.MAXITER
-            backend.linearize(run.x, run.g)
-            sub = subproblem(run.g, backend, radius, forcing(gnorm), cg_maxiter)
+            else:
+                backend.linearize(run.x, run.g)
+                sub = subproblem(run.g, backend, radius, forcing(gnorm), cg_maxiter)
             run.nit += 1
             run.cg_iterations += sub.n_products
             step_norm = _norm(sub.step)
@@ -127,6 +136,13 @@ def trust_region_body(
                 return Status.CALLBACK
 
     return body
+
+
+def _escape_step(g, direction, curvature, radius) -> SubproblemResult:
+    """A step to the boundary along a direction of negative curvature, as a subproblem result."""
+    step = radius * direction
+    predicted = -(float(np.dot(g, step)) + 0.5 * curvature * radius * radius)
+    return SubproblemResult(step, predicted, StopReason.NEGATIVE_CURVATURE, 0, True, curvature)
 
 
 def _value_or_nan(run, x) -> float:

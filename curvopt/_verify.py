@@ -1,0 +1,154 @@
+"""Verified minima: is a stationary point a minimum, and if not, which way is down?
+
+When a solver's gradient test holds, a few Lanczos steps on Hessian-vector
+products estimate the smallest eigenvalue of the Hessian.  Ritz values bound
+eigenvalues from above, so a negative Ritz value proves negative curvature
+(a saddle point, or a maximum) and its Ritz vector is a direction of descent
+to second order; a converged non-negative one, within its residual, says the
+second-order necessary condition holds.  The solvers then step along the
+negative-curvature direction instead of reporting success (saddle escape).
+
+The check costs products (the whole Hessian for n <= 40, otherwise at most
+40 Lanczos steps), so ``verify='auto'`` runs it only where it is cheap or
+needed: when products cost no gradient calls (autograd, the user's `hessp` or
+`hess`), when its budget of products is at most a tenth of the gradient
+calls the run has already spent, when the starting point itself is
+stationary (a run that would otherwise return x0 untouched), or after the
+run has already left a saddle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+__all__ = ["CurvatureCheck", "Verifier"]
+
+# Negative curvature counts when the Ritz value is below -_RELATIVE * ||H||: far
+# above the error of finite-difference products (about sqrt(eps) relative).
+_RELATIVE = 1e-6
+# Lanczos tolerance of the check (relative to ||H||): enough to tell the sign.
+_LANCZOS_TOL = 1e-3
+_MAX_PRODUCTS = 40
+_MAX_ESCAPES = 20
+
+
+@dataclass
+class CurvatureCheck:
+    """The smallest Hessian eigenvalue estimated at a point.
+
+    Attributes
+    ----------
+    min_curvature : float
+        The Ritz value (an upper bound on the smallest eigenvalue).
+    direction : ndarray
+        Its unit Ritz vector.
+    is_local_minimum : bool or None
+        True when the Hessian is positive semidefinite within tolerance,
+        False when negative curvature is proven, None when the estimate did
+        not converge within its budget.
+    n_products : int
+    """
+
+    min_curvature: float
+    direction: np.ndarray
+    is_local_minimum: bool | None
+    n_products: int
+
+
+class _BackendOperator(LinearOperator):
+    def __init__(self, backend, n):
+        super().__init__(dtype=np.float64, shape=(n, n))
+        self._backend = backend
+
+    def _matvec(self, v):
+        return self._backend(np.ascontiguousarray(np.asarray(v, dtype=float).reshape(-1)))
+
+    def _matmat(self, V):
+        return self._backend.matmat(V)
+
+    def _adjoint(self):
+        return self
+
+
+def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None) -> CurvatureCheck:
+    """Estimate the least Hessian eigenvalue at `x` with at most about `max_products` products."""
+    from .eigen import eigenmodes
+
+    n = x.size
+    backend.linearize(x, gradient)
+    before = backend.n_products
+    if n <= max_products:
+        # Small problems: the whole Hessian costs no more products than the Lanczos
+        # budget and gives the exact answer; symmetrized, as a finite-difference
+        # one is only nearly symmetric.
+        H = backend.matmat(np.eye(n))
+        values, vectors = np.linalg.eigh(0.5 * (H + H.T))
+        theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
+        verdict = theta >= -threshold
+        return CurvatureCheck(theta, vectors[:, 0].copy(), verdict, backend.n_products - before)
+    ncv = min(n, max(max_products, 2))
+    result = eigenmodes(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
+                        ncv=ncv, check_degeneracy=False, rng=np.random.default_rng(0) if rng is None else rng)
+    theta = float(result.eigenvalues[0])
+    residual = float(result.residual_norms[0])
+    threshold = _RELATIVE * max(float(result.scale), abs(theta))
+    if theta < -threshold:
+        verdict = False  # a Ritz value bounds the least eigenvalue from above: proven
+    elif result.converged and theta - residual >= -threshold:
+        verdict = True
+    else:
+        verdict = None
+    return CurvatureCheck(theta, result.eigenvectors[:, 0].copy(), verdict, backend.n_products - before)
+
+
+class Verifier:
+    """Second-order check and saddle escape for one run.
+
+    Parameters
+    ----------
+    mode : {'auto', True, False}
+        Whether to check at a point where the gradient test holds ('auto':
+        where cheap, see the module docstring).
+    n : int
+        Dimension.
+    """
+
+    def __init__(self, mode, n):
+        if mode not in ("auto", True, False):
+            raise ValueError(f"option `verify` must be 'auto', True or False; got {mode!r}")
+        self.mode = mode
+        self.max_products = min(n, _MAX_PRODUCTS)
+        self.escapes = 0
+        self.last = None
+
+    def wanted(self, run) -> bool:
+        if self.mode == "auto":
+            cheap = run.backend.exact or self.max_products <= 0.1 * run.oracle.njev
+            # a stationary start, or a run that has met a saddle before, needs the check
+            return cheap or run.nit == 0 or self.escapes > 0
+        return self.mode
+
+    def check(self, run) -> CurvatureCheck | None:
+        """Check the current point (None when not wanted); records the result keys."""
+        if not self.wanted(run):
+            run.extra.pop("min_curvature", None)  # keys describe the returned point, or are absent
+            run.extra.pop("is_local_minimum", None)
+            return None
+        if self.last is not None and self.last[0] is run.x:
+            return self.last[1]
+        result = check_curvature(run.backend, run.x, run.g, self.max_products)
+        self.last = (run.x, result)
+        run.extra["min_curvature"] = result.min_curvature
+        run.extra["is_local_minimum"] = result.is_local_minimum
+        return result
+
+    def escape_direction(self, run, check):
+        """Unit direction of negative curvature pointing downhill, or None when escapes are used up."""
+        if check is None or check.is_local_minimum is not False or self.escapes >= _MAX_ESCAPES:
+            return None
+        self.escapes += 1
+        v = check.direction
+        return -v if float(np.dot(run.g, v)) > 0 else v
