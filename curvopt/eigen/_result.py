@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -115,4 +115,3 @@ class SpectralDensity(_Repr):
     weights: np.ndarray
     n_products: int
     sigma: float = float("nan")
-    extra: dict = field(default_factory=dict)
