@@ -8,34 +8,45 @@ products ``B p`` and radius ``Delta``, works on the model
 
 1. **Generalized Cauchy point** by a projected search along ``-g`` (Moré &
    Toraldo 1989): ``s(alpha) = P[x - alpha g] - x``, ``P`` the projection on
-   the box.  The first trial is the minimizer of ``q`` along the first
-   segment of the projected path, capped by the trust region; if the path
-   bends before it (a bound is reached), the search backtracks (``alpha``
-   times 0.1) until TRON's sufficient-decrease condition
-   ``q(s) <= mu0 g's`` holds (``mu0 = 0.01``), or down to the first
-   breakpoint, where the model is known exactly and the condition holds.
-   On the first segment the product ``B d`` of the search is the first
-   product of conjugate gradients as well: without active bounds the
-   iteration is exactly Steihaug's trust-region CG, no product wasted.
+   the box, with the coordinates at a bound that ``-g`` points out of held
+   fixed.  The first trial is the minimizer of ``q`` along the first
+   segment of the projected path, capped by the trust region; if it lies on
+   that segment, the model is known exactly there and nothing more is
+   needed: the product ``B d`` of the search is the first product of
+   conjugate gradients as well, so that without active bounds the iteration
+   is exactly Steihaug's trust-region CG, no product wasted.  If the path
+   bends before it (a bound is reached), each trial costs a product: TRON's
+   conditions ``q(s) <= mu0 g's`` (``mu0 = 0.01``) and ``||s|| <= Delta``
+   are tested, ``alpha`` is multiplied by 10 while they hold and ``q`` keeps
+   falling (crossing many breakpoints at once), or by 0.1 until they hold;
+   the first breakpoint, where the model is exact and the conditions hold,
+   ends a failed search.
 2. **Subspace minimization**: Steihaug's truncated CG on the variables that
    are free at the Cauchy point (the others stay at their bounds), inside the
    trust region ``||s||_2 <= Delta``, to the inexact-Newton tolerance
-   ``min(0.5, sqrt(||pg||)) ||pg||`` on the reduced residual.
+   ``min(0.5, sqrt(||pg||)) ||pg||`` on the reduced residual (``pg`` the
+   projected gradient; never below ``gtol / 10``: the linearized stopping
+   test is then met, and more CG iterations would buy nothing).
 3. **Projected search** back into the box when the CG step leaves it:
    ``s(beta) = P[x + s + beta w]`` with ``beta = 1, 1/2, ...`` until
    ``q`` decreases sufficiently, or the longest step along ``w`` that stays
    in the box (exact model value, no product); variables that reach a bound
    join the active set and CG resumes on the smaller face (TRON's subspace
-   iterations) until the tolerance is met or the trust region is reached.
+   iterations) until the tolerance is met or CG reaches the trust-region
+   boundary.
 
 The step is accepted by the ratio test ``rho > eta`` and the radius updated
 with scipy's constants (quartered on ``rho < 1/4``, doubled on
 ``rho > 3/4`` when the trust region limited the step), except that a
 rejected step quarters ``min(Delta, ||s||)``: a step cut short by the box is
-not recomputed unchanged.  TRON's own constants (``eta0 = 1e-3``, radius
-factors 0.25, 0.5, 4 with interpolation) are not used, so that the bounded
-and unbounded methods behave alike; the Cauchy and projected searches use
-TRON's ``mu0 = 0.01``.
+not recomputed unchanged.  TRON's own acceptance threshold and radius rules
+(a much smaller threshold, radius factors up to 4 chosen by interpolation,
+an initial radius of ``||g(x0)||``) are not used, so that the bounded and
+unbounded methods behave alike and take the same options; the Cauchy and
+projected searches use TRON's ``mu0 = 0.01`` and factors 10 and 0.1.  (A
+factor of 4, and ``||P[x0 - g0] - x0||`` as initial radius, were tried on
+the benchmark of ``benchmarks/bench_bounds.py``: neither saved gradient
+calls.)
 
 The stopping test is scipy L-BFGS-B's ``pgtol`` test, on the infinity norm of
 the projected gradient, ``||P[x - g] - x||_inf <= gtol`` (default 1e-5, as

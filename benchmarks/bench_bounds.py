@@ -1,0 +1,161 @@
+"""Bound-constrained problems: curvopt's projected trust-region Newton against scipy's L-BFGS-B.
+
+Problems of the collection (`curvopt.testing`) in boxes that cut off their unconstrained minimizers,
+so that some bounds are active at the solution (our own choices: published bounded versions of the
+Moré-Garbow-Hillstrom set exist, e.g. in the test sets of PORT, but their bounds are not
+reproduced here). Both solvers start from the standard x0 clipped into the box, get the same
+gradient callable, and stop on ||P[x - g] - x||_inf <= 1e-5 (L-BFGS-B's default pgtol; L-BFGS-B
+also stops on its relative-reduction test, factr = 1e7). curvopt's Hessian-vector products are
+forward differences of the gradient, each one gradient call, all counted in its njev.
+
+Columns: problem and box, n, active bounds at curvopt's solution, gradient calls (every call of the
+user's gradient, counted by a wrapper) of L-BFGS-B and curvopt, and for information curvopt's with
+the problem's exact Hessian-vector product instead of differences; f of both, ||proj g||_inf of
+both, success of both, and whether both reached the same minimum. The summary line gives the median
+of the ratio curvopt / L-BFGS-B of gradient calls (finite-difference products).
+
+Run:  OMP_NUM_THREADS=1 python benchmarks/bench_bounds.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import scipy.optimize
+
+from curvopt.testing import get_problem
+from curvopt.trust_region.bounded import minimize_bounded, projected_gradient
+
+GTOL = 1e-5
+
+
+def box(n, low, high):
+    return np.full(n, float(low)), np.full(n, float(high))
+
+
+def alternating(n, first, second):
+    """(low, high) pairs alternating between two intervals."""
+    lower = np.array([first[0] if i % 2 == 0 else second[0] for i in range(n)], dtype=float)
+    upper = np.array([first[1] if i % 2 == 0 else second[1] for i in range(n)], dtype=float)
+    return lower, upper
+
+
+# (problem name, n or None, lower, upper): the bounds are functions of n
+CASES = [
+    ("rosenbrock", None, lambda n: (np.array([-2.0, -2.0]), np.array([0.5, 2.0]))),
+    ("rosenbrock", None, lambda n: box(n, 1.2, 2.0)),
+    ("beale", None, lambda n: (np.array([0.0, 0.0]), np.array([2.5, 1.0]))),
+    ("helical_valley", None, lambda n: (np.array([-10.0, -1.0, -1.0]), np.array([0.8, 1.0, 1.0]))),
+    ("box_3d", None, lambda n: (np.array([0.0, 5.0, 0.0]), np.array([2.0, 9.5, 20.0]))),
+    ("powell_singular", None, lambda n: box(n, 0.1, 100.0)),
+    ("wood", None, lambda n: box(n, -3.0, 0.8)),
+    ("bard", None, lambda n: (np.array([0.1, 0.0, 0.0]), np.array([10.0, 10.0, 10.0]))),
+    ("kowalik_osborne", None, lambda n: (np.zeros(4), np.array([0.18, 1.0, 1.0, 1.0]))),
+    ("osborne_1", None, lambda n: (np.array([0.0, 0.0, -5.0, 0.0, 0.0]), np.array([0.35, 5.0, 0.0, 1.0, 1.0]))),
+    ("penalty_1", 10, lambda n: box(n, 0.2, 1.0)),
+    ("variably_dimensioned", 10, lambda n: box(n, 0.0, 0.9)),
+    ("brown_almost_linear", 10, lambda n: box(n, 0.0, 0.9)),
+    ("trigonometric", 10, lambda n: box(n, 0.02, 1.0)),
+    ("linear_full_rank", 10, lambda n: box(n, -0.5, 0.5)),
+    ("discrete_boundary_value", 10, lambda n: box(n, -0.1, 0.0)),
+    ("extended_rosenbrock", 10, lambda n: alternating(n, (-1.5, 0.8), (-1.0, 2.0))),
+    ("chained_rosenbrock", 10, lambda n: box(n, 1.2, 2.0)),
+    ("chained_rosenbrock", 100, lambda n: box(n, -1.5, 0.8)),
+    ("chained_rosenbrock", 100, lambda n: box(n, 1.2, 2.0)),
+    ("ill_conditioned_quadratic", 100, lambda n: box(n, 0.0, 0.5)),
+    ("broyden_tridiagonal", 100, lambda n: box(n, -0.6, 0.0)),
+    ("chained_rosenbrock", 1000, lambda n: box(n, -1.5, 0.8)),
+    ("chained_rosenbrock", 1000, lambda n: box(n, 1.2, 2.0)),
+]
+
+
+def cases(max_n=None):
+    for name, n, make_box in CASES:
+        problem = get_problem(name, n)
+        if max_n is not None and problem.n > max_n:
+            continue
+        lower, upper = make_box(problem.n)
+        yield problem, lower, upper
+
+
+class Counted:
+    def __init__(self, function):
+        self.function = function
+        self.calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.function(*args)
+
+
+def run_lbfgsb(problem, lower, upper, x0):
+    jac = Counted(problem.jac)
+    res = scipy.optimize.minimize(problem.fun, x0, jac=jac, method="L-BFGS-B",
+                                  bounds=scipy.optimize.Bounds(lower, upper),
+                                  options={"gtol": GTOL, "maxiter": 20_000, "maxfun": 40_000})
+    return res, jac.calls, None
+
+
+def run_curvopt(problem, lower, upper, x0, hessp=None):
+    jac = Counted(problem.jac)
+    res = minimize_bounded(problem.fun, x0, jac=jac, hessp=hessp, bounds=scipy.optimize.Bounds(lower, upper),
+                           options={"gtol": GTOL})
+    return res, jac.calls, None
+
+
+def pgnorm(problem, x, lower, upper):
+    return float(np.max(np.abs(projected_gradient(x, problem.jac(x), lower, upper))))
+
+
+def compare(fa, fb):
+    """'same' when the minima agree to 1e-7 relative, else which solver found the lower f."""
+    if abs(fa - fb) <= 1e-7 * max(1.0, abs(fa)):
+        return "same"
+    return "ours" if fb < fa else "theirs"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only problems with n <= 100")
+    args = parser.parse_args(argv)
+    warm = get_problem("rosenbrock")  # compile numba kernels and import everything before timing
+    run_curvopt(warm, np.full(2, -2.0), np.full(2, 0.5), np.zeros(2))
+    run_lbfgsb(warm, np.full(2, -2.0), np.full(2, 0.5), np.zeros(2))
+    head = (f"{'problem [box]':34} {'n':>5} {'act':>4} {'njev L-BFGS-B':>13} {'njev curvopt':>12} "
+            f"{'(exact hessp)':>13} {'f L-BFGS-B':>13} {'f curvopt':>13} {'pg L-BFGS-B':>11} {'pg curvopt':>10} "
+            f"{'success':>7} {'lower f':>7}")
+    print(head)
+    print("-" * len(head))
+    ratios, exact_ratios, rows = [], [], []
+    for problem, lower, upper in cases(100 if args.quick else None):
+        x0 = np.clip(problem.x0, lower, upper)
+        ref, ref_calls, _ = run_lbfgsb(problem, lower, upper, x0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res, calls, _ = run_curvopt(problem, lower, upper, x0)
+            exact, exact_calls, _ = run_curvopt(problem, lower, upper, x0, hessp=problem.hessp)
+        assert calls == res.njev, (calls, res.njev)
+        ratios.append(calls / ref_calls)
+        exact_ratios.append(exact_calls / ref_calls)
+        rows.append((problem, res, ref))
+        active = int(np.count_nonzero(res.active_mask))
+        label = f"{problem.name} [{lower.min():g}, {upper.max():g}]"
+        print(f"{label:34} {problem.n:>5} {active:>4} {ref_calls:>13} {calls:>12} {exact_calls:>13} {ref.fun:>13.6e} "
+              f"{res.fun:>13.6e} {pgnorm(problem, ref.x, lower, upper):>11.1e} {res.pgnorm:>10.1e} "
+              f"{('y' if ref.success else 'n') + '/' + ('y' if res.success else 'n'):>7} "
+              f"{compare(ref.fun, res.fun):>7}", flush=True)
+    ratios = np.array(ratios)
+    print("-" * len(head))
+    print(f"median gradient-call ratio curvopt / L-BFGS-B: {np.median(ratios):.2f} "
+          f"(min {ratios.min():.2f}, max {ratios.max():.2f}; {np.sum(ratios <= 1.0)} of {ratios.size} at or below 1)")
+    print(f"with exact Hessian-vector products instead (no gradient calls in products): median "
+          f"{np.median(exact_ratios):.2f}, {np.sum(np.array(exact_ratios) <= 1.0)} of {ratios.size} at or below 1")
+    print("'lower f': same (agree to 1e-7), ours or theirs (which found the lower minimum: a different local "
+          "minimum, or L-BFGS-B stopping early on its f-reduction test)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
