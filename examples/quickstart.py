@@ -44,14 +44,17 @@ def main(n=100):
     header = f"{'method':<40} {'success':>7} {'f':>10} {'||g||':>9} {'|x-1|max':>9} {'nit':>6} {'grad calls':>10} {'time [s]':>9}"
     print(header)
     print("-" * len(header))
+    rows = {}
     for label, minimizer, kwargs in runs:
         res, seconds = timed(minimizer, rosen, x0, **kwargs)
         gnorm = np.linalg.norm(rosen_der(res.x))
         err = np.max(np.abs(res.x - 1.0))
         print(f"{label:<40} {str(bool(res.success)):>7} {res.fun:>10.2e} {gnorm:>9.1e} {err:>9.1e} "
               f"{res.nit:>6d} {res.njev:>10d} {seconds:>9.3f}")
+        rows[label] = res
     print("\ngrad calls: every call of rosen_der, those inside finite-difference Hessian-vector products included;"
           "\nscipy trust-ncg also made exact products with the hand-written rosen_hess_prod, not counted there.")
+    return rows
 
 
 if __name__ == "__main__":
