@@ -20,19 +20,9 @@ import numpy as np
 import scipy.optimize
 
 import curvopt
-from curvopt.testing import chained_rosenbrock, get_problem
+from curvopt.testing import Counted, chained_rosenbrock, get_problem
 
 GTOL = 1e-5
-
-
-class Counted:
-    def __init__(self, function):
-        self.function = function
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.function(*args)
 
 
 def timed(run, budget=0.3, max_repeats=50):

@@ -10,6 +10,7 @@ Importing this package is cheap: problems are built, and autograd and numba
 imported, only on request.
 """
 
+from .counting import Counted
 from .derivatives import TaylorCheck, check_grad, check_hvp
 from .problems import (
     Problem,
@@ -56,4 +57,5 @@ __all__ = [
     "TaylorCheck",
     "check_grad",
     "check_hvp",
+    "Counted",
 ]
