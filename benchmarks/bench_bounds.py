@@ -6,7 +6,9 @@ Moré-Garbow-Hillstrom set exist, e.g. in the test sets of PORT, but their bound
 reproduced here). Both solvers start from the standard x0 clipped into the box, get the same
 gradient callable, and stop on ||P[x - g] - x||_inf <= 1e-5 (L-BFGS-B's default pgtol; L-BFGS-B
 also stops on its relative-reduction test, factr = 1e7). curvopt's Hessian-vector products are
-forward differences of the gradient, each one gradient call, all counted in its njev.
+forward differences of the gradient, each one gradient call, all counted in its njev. curvopt runs
+as a user would call it: `curvopt.minimize` given `bounds` and no method ('trust-bounds', as scipy's
+default with bounds is L-BFGS-B).
 
 Columns: problem and box, n, active bounds at curvopt's solution, gradient calls (every call of the
 user's gradient, counted by a wrapper) of L-BFGS-B and curvopt, and for information curvopt's with
@@ -25,8 +27,9 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from curvopt.testing import get_problem
-from curvopt.trust_region.bounded import minimize_bounded, projected_gradient
+import curvopt
+from curvopt.testing import Counted, get_problem
+from curvopt.trust_region.bounded import projected_gradient
 
 GTOL = 1e-5
 
@@ -80,16 +83,6 @@ def cases(max_n=None):
         yield problem, lower, upper
 
 
-class Counted:
-    def __init__(self, function):
-        self.function = function
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.function(*args)
-
-
 def run_lbfgsb(problem, lower, upper, x0):
     jac = Counted(problem.jac)
     res = scipy.optimize.minimize(problem.fun, x0, jac=jac, method="L-BFGS-B",
@@ -100,7 +93,7 @@ def run_lbfgsb(problem, lower, upper, x0):
 
 def run_curvopt(problem, lower, upper, x0, hessp=None):
     jac = Counted(problem.jac)
-    res = minimize_bounded(problem.fun, x0, jac=jac, hessp=hessp, bounds=scipy.optimize.Bounds(lower, upper),
+    res = curvopt.minimize(problem.fun, x0, jac=jac, hessp=hessp, bounds=scipy.optimize.Bounds(lower, upper),
                            options={"gtol": GTOL})
     return res, jac.calls, None
 

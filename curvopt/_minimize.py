@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import scipy.optimize
 
 from . import _registry
@@ -12,6 +13,7 @@ from ._result import OptimizeResult
 from ._run import Run, execute
 from ._validation import as_point
 from .hvp._resolve import make_backend
+from .trust_region.bounded import as_bounds, box_oracle, clip_start
 
 __all__ = ["minimize"]
 
@@ -34,9 +36,12 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     args : tuple, optional
         Extra arguments passed to `fun`, `jac`, `hess` and `hessp`.
     method : str, optional
-        ``'trust-ncg'`` (default: Steihaug-Toint truncated CG in a trust region)
-        or ``'newton-cg'`` (line-search truncated Newton), matched
-        case-insensitively; any of scipy's other names goes to scipy.
+        ``'trust-ncg'`` (default: Steihaug-Toint truncated CG in a trust region),
+        ``'trust-krylov'`` (GLTR subproblems), ``'newton-cg'`` (line-search
+        truncated Newton) or ``'trust-bounds'`` (projected trust-region Newton
+        for bound constraints, the default when `bounds` is given, as scipy
+        switches to L-BFGS-B), matched case-insensitively; any of scipy's other
+        names goes to scipy.
     jac : callable, True, {'autograd', '2-point', '3-point'} or None
         The gradient: a callable ``jac(x, *args)``; True if `fun` returns
         ``(f, g)``; 'autograd' to differentiate `fun` (written with
@@ -51,19 +56,27 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         or exact forward-over-reverse autograd products.  With neither `hess`
         nor `hessp`: autograd products when the gradient comes from autograd,
         otherwise '2-point'.
-    bounds, constraints :
-        Passed to scipy's methods; curvopt's methods do not take them yet (a
+    bounds : `scipy.optimize.Bounds` or sequence of (low, high) pairs, optional
+        Bound constraints, as scipy takes them (``None`` for no bound): taken
+        by 'trust-bounds', which keeps every evaluation of `fun`, `jac` and of
+        finite-difference products inside the box (x0 is clipped into it,
+        with an `OptimizeWarning` if it was outside), and by scipy's methods.
+        Another curvopt method raises a ValueError naming those that take them.
+    constraints :
+        Passed to scipy's methods; curvopt's methods do not take them (a
         ValueError says which methods do).
     tol : float, optional
-        Sets the method's main tolerance, ``gtol`` (the gradient test) for
-        both trust-ncg and newton-cg (curvopt stops on the gradient).
+        Sets the method's main tolerance, ``gtol`` (the gradient test, for
+        'trust-bounds' the projected gradient's) of every curvopt method
+        (curvopt stops on the gradient).
     callback : callable, optional
         ``callback(intermediate_result)`` (the parameter must have that name)
         or ``callback(xk)``, called after each iteration; raising
         `StopIteration` ends the run with status 99.
     options : dict, optional
-        The method's options (see `curvopt._registry.trust_ncg` and
-        `newton_cg`) and those of every curvopt method: ``disp``,
+        The method's options (see `curvopt._registry.trust_ncg`,
+        `trust_krylov`, `trust_bounds` and `newton_cg`) and those of every
+        curvopt method: ``disp``,
         ``return_all``, ``max_grad_calls`` (budget on gradient calls),
         ``hvp_eps`` (relative finite-difference factor).  Unknown options
         raise an `OptimizeWarning`, as in scipy.
@@ -77,6 +90,8 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         failed or returned NaN/inf; each was rejected).  ``njev`` counts every
         call of the gradient, those inside finite-difference products
         included.  ``success`` is True only when the stopping test holds.
+        'trust-bounds' adds ``pgnorm`` (the final ``||P[x - g] - x||_inf``)
+        and ``active_mask`` (-1 at a lower bound, 1 at an upper bound, 0 free).
 
     References
     ----------
@@ -93,25 +108,44 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     (True, True)
     """
     if method is None:
-        method = "trust-ncg"
+        method = "trust-ncg" if bounds is None else "trust-bounds"
     spec = _registry.lookup(method)
     if spec is None:
         return _scipy_method(fun, x0, args, method, jac, hess, hessp, bounds, constraints, tol, callback, options)
+    return run_method(spec, fun, x0, args, jac, hess, hessp, bounds, constraints, tol, callback, options,
+                      stacklevel=2)
+
+
+def run_method(spec, fun, x0, args, jac, hess, hessp, bounds, constraints, tol, callback, options, *, stacklevel):
+    """`minimize` with curvopt's method `spec` (a `_registry.MethodSpec`).
+
+    `stacklevel` is the line user-facing warnings point at, counted from the
+    caller of `run_method`: 1 its line, 2 the line that called it.
+    """
     if not isinstance(args, tuple):
         args = (args,)
     x0 = as_point(x0)
     _check_unsupported(spec, bounds, constraints)
-    options = _checked_options(spec, tol, options)
+    options = _checked_options(spec, tol, options, stacklevel=stacklevel + 2)
     common = {name: options.pop(name, default) for name, default in _registry.COMMON_OPTIONS.items()}
 
     body = spec.make_body(x0.size, **options)  # validates the option values
+    if spec.supports_bounds:
+        if bounds is None:
+            lower, upper = np.full(x0.size, -np.inf), np.full(x0.size, np.inf)
+        else:
+            lower, upper = as_bounds(bounds, x0.size)
+        x0 = clip_start(x0, lower, upper, stacklevel=stacklevel + 1)
+        body = body.with_bounds(lower, upper)  # it makes finite-difference products stay in the box
     if spec.compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
         from .trust_region._compiled import compiled_trust_ncg
 
         solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify")}
         return compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
                                   max_grad_calls=common["max_grad_calls"], **solver_options)
-    oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=3)
+    oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=stacklevel + 2)
+    if spec.supports_bounds:
+        oracle = box_oracle(oracle, lower, upper)  # finite-difference gradients stay in the box
     backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
     f0, g0 = check_initial_point(oracle, x0)
     run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
@@ -141,10 +175,10 @@ def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, arg
 
 
 def _check_unsupported(spec, bounds, constraints):
-    if bounds is not None:
+    if bounds is not None and not spec.supports_bounds:
         which = [m for m, s in _registry.METHODS.items() if s.supports_bounds]
         raise ValueError(
-            f"method {spec.name!r} does not take `bounds` yet; bounds are handled by "
+            f"method {spec.name!r} does not take `bounds`; bounds are handled by "
             + (", ".join(map(repr, which)) + " and by " if which else "")
             + "scipy's 'L-BFGS-B', 'TNC', 'SLSQP', 'Powell', 'Nelder-Mead' and 'trust-constr'"
         )
@@ -155,7 +189,7 @@ def _check_unsupported(spec, bounds, constraints):
         )
 
 
-def _checked_options(spec, tol, options):
+def _checked_options(spec, tol, options, stacklevel):
     options = {} if options is None else dict(options)
     if tol is not None:
         options.setdefault(spec.tol_option, tol)
@@ -164,7 +198,7 @@ def _checked_options(spec, tol, options):
         warnings.warn(
             f"Unknown solver options for {spec.name!r}: {', '.join(unknown)}",
             scipy.optimize.OptimizeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         for name in unknown:
             del options[name]

@@ -15,7 +15,8 @@ from ._verify import Verifier
 from .line_search.newton_cg import NEWTON_CG_COLUMNS, newton_cg_body
 from .trust_region import lanczos as gltr
 from .trust_region import steihaug
-from .trust_region._loop import TRUST_REGION_COLUMNS, forcing_tolerance, trust_region_body
+from .trust_region._loop import TRUST_REGION_COLUMNS, Unconstrained, forcing_tolerance, trust_region_body
+from .trust_region.bounded import BOUNDED_COLUMNS, BoundedBody
 
 __all__ = ["MethodSpec", "METHODS", "SCIPY_METHODS", "COMMON_OPTIONS", "lookup"]
 
@@ -41,25 +42,24 @@ def _count(name, value, default):
     return int(value)
 
 
-def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                  verify, forcing=forcing_tolerance):
+def _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter):
+    """The options every trust-region method takes, checked: the loop's keywords, and `cg_maxiter`."""
     _nonnegative("gtol", gtol)
     if not 0 <= eta < 0.25:
         raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
     if not 0 < initial_trust_radius <= max_trust_radius:
         raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
                          f"got {initial_trust_radius!r} and {max_trust_radius!r}")
-    return trust_region_body(
-        subproblem,
-        gtol=gtol,
-        maxiter=_count("maxiter", maxiter, 200 * n),
-        initial_trust_radius=initial_trust_radius,
-        max_trust_radius=max_trust_radius,
-        eta=eta,
-        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
-        forcing=forcing,
-        verifier=Verifier(verify, n),
-    )
+    loop = dict(gtol=gtol, maxiter=_count("maxiter", maxiter, 200 * n),
+                initial_trust_radius=float(initial_trust_radius), max_trust_radius=float(max_trust_radius), eta=eta)
+    return loop, _count("cg_maxiter", cg_maxiter, max(20, 2 * n))
+
+
+def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
+                  verify, forcing=forcing_tolerance):
+    loop, cg_maxiter = _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta,
+                                             cg_maxiter)
+    return trust_region_body(Unconstrained(subproblem, cg_maxiter, forcing), verifier=Verifier(verify, n), **loop)
 
 
 def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
@@ -107,6 +107,39 @@ def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_tr
                          verify, forcing)
 
 
+def trust_bounds(n, *, gtol=1e-5, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
+                 cg_maxiter=None, verify="auto"):
+    """Options of ``method='trust-bounds'``: projected trust-region Newton for bound constraints
+    (TRON-style, `curvopt.trust_region.bounded`); the method `minimize` takes when given `bounds`.
+
+    gtol : float
+        Stop when ``||P[x - g] - x||_inf <= gtol`` (``P`` the projection on
+        the box): scipy L-BFGS-B's ``pgtol`` test and default (1e-5), so that
+        results compare with L-BFGS-B's.  `tol` sets it.
+    maxiter : int
+        Iterations (trust-region subproblems), default ``200 n``.
+    initial_trust_radius, max_trust_radius, eta : float
+        scipy's trust-region parameters (1, 1000, 0.15); see
+        `curvopt.trust_region.bounded` for the radius rules.
+    cg_maxiter : int
+        Cap on CG products per subproblem over all its faces, default
+        ``max(20, 2 n)`` (the Cauchy-point and projected-search products
+        come on top).
+    verify : {'auto', True, False}
+        As for trust-ncg, on the free variables (those strictly between their
+        bounds); 'auto' checks only where it costs no gradient call (exact
+        products), at a stationary start or after an escape.
+
+    Returns
+    -------
+    BoundedBody
+        A solver body; ``body.with_bounds(lower, upper)`` gives the bounded one.
+    """
+    loop, cg_maxiter = _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta,
+                                             cg_maxiter)
+    return BoundedBody(cg_maxiter=cg_maxiter, verify=verify, **loop)
+
+
 def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4, verify="auto"):
     """Options of ``method='newton-cg'``.
 
@@ -143,7 +176,7 @@ class MethodSpec:
     """A curvopt method: how to build its solver body and what it accepts."""
 
     name: str
-    make_body: Callable  # make_body(n, **options) -> body(run) -> Status
+    make_body: Callable  # make_body(n, **options) -> body(run) -> Status; with bounds: .with_bounds(lower, upper)
     columns: tuple  # progress-table columns
     tol_option: str  # the option that `tol` sets, as in scipy
     supports_bounds: bool = False
@@ -162,6 +195,7 @@ METHODS = {
     for spec in (
         MethodSpec("trust-ncg", trust_ncg, TRUST_REGION_COLUMNS, "gtol", compiled=True),
         MethodSpec("trust-krylov", trust_krylov, TRUST_REGION_COLUMNS, "gtol"),
+        MethodSpec("trust-bounds", trust_bounds, BOUNDED_COLUMNS, "gtol", supports_bounds=True),
         MethodSpec("newton-cg", newton_cg, NEWTON_CG_COLUMNS, "gtol"),
     )
 }

@@ -15,6 +15,13 @@ needed: when products cost no gradient calls (autograd, the user's `hessp` or
 calls the run has already spent, when the starting point itself is
 stationary (a run that would otherwise return x0 untouched), or after the
 run has already left a saddle.
+
+Over a box (``method='trust-bounds'``) the check covers the face of the free
+variables, those strictly between their bounds: the Hessian restricted to
+them must be positive semidefinite at a minimum where the active bounds hold
+with nonzero multipliers.  An active bound whose gradient component is zero
+(a degenerate one) is not examined.  Where no variable is free the face is a
+vertex: nothing to check, ``min_curvature`` is +inf.
 """
 
 from __future__ import annotations
@@ -59,38 +66,68 @@ class CurvatureCheck:
 
 
 class _BackendOperator(LinearOperator):
-    def __init__(self, backend, n):
-        super().__init__(dtype=np.float64, shape=(n, n))
+    """The Hessian, or with `free` its restriction to those coordinates."""
+
+    def __init__(self, backend, n, free=None):
+        k = n if free is None else free.size
+        super().__init__(dtype=np.float64, shape=(k, k))
         self._backend = backend
+        self._n = n
+        self._free = free
 
     def _matvec(self, v):
-        return self._backend(np.ascontiguousarray(np.asarray(v, dtype=float).reshape(-1)))
+        v = np.ascontiguousarray(np.asarray(v, dtype=float).reshape(-1))
+        if self._free is None:
+            return self._backend(v)
+        return self._backend(_embed(self._n, self._free, v))[self._free]
 
     def _matmat(self, V):
-        return self._backend.matmat(V)
+        if self._free is None:
+            return self._backend.matmat(V)
+        return self._backend.matmat(_embed(self._n, self._free, V))[self._free]
 
     def _adjoint(self):
         return self
 
 
-def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None) -> CurvatureCheck:
-    """Estimate the least Hessian eigenvalue at `x` with at most about `max_products` products."""
+def _embed(n, free, values):
+    """`values` (rows indexed by `free`) as rows of an n-row array, zero elsewhere."""
+    out = np.zeros((n,) + np.shape(values)[1:])
+    out[free] = values
+    return out
+
+
+def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, free=None) -> CurvatureCheck:
+    """Estimate the least Hessian eigenvalue at `x` with at most about `max_products` products.
+
+    With `free` (an index array), the least eigenvalue of the Hessian restricted to those
+    coordinates; the direction is then zero elsewhere.
+    """
     from .eigen import eigenmodes
 
     n = x.size
+    if free is not None and free.size == n:
+        free = None
+    if free is not None and free.size == 0:
+        return CurvatureCheck(np.inf, np.zeros(n), True, 0)  # a vertex of the box: nothing to check
+    k = n if free is None else free.size
     backend.linearize(x, gradient)
     before = backend.n_products
-    if n <= max_products:
+    if k <= max_products:
         # Small problems: the whole Hessian costs no more products than the Lanczos
         # budget and gives the exact answer; symmetrized, as a finite-difference
         # one is only nearly symmetric.
-        H = backend.matmat(np.eye(n))
+        if free is None:
+            H = backend.matmat(np.eye(n))
+        else:
+            H = backend.matmat(np.eye(n)[:, free])[free]
         values, vectors = np.linalg.eigh(0.5 * (H + H.T))
         theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
         verdict = theta >= -threshold
-        return CurvatureCheck(theta, vectors[:, 0].copy(), verdict, backend.n_products - before)
-    ncv = min(n, max(max_products, 2))
-    result = eigenmodes(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
+        direction = vectors[:, 0].copy() if free is None else _embed(n, free, vectors[:, 0])
+        return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
+    ncv = min(k, max(max_products, 2))
+    result = eigenmodes(_BackendOperator(backend, n, free), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
                         ncv=ncv, check_degeneracy=False, rng=np.random.default_rng(0) if rng is None else rng)
     theta = float(result.eigenvalues[0])
     residual = float(result.residual_norms[0])
@@ -101,7 +138,9 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None) 
         verdict = True
     else:
         verdict = None
-    return CurvatureCheck(theta, result.eigenvectors[:, 0].copy(), verdict, backend.n_products - before)
+    vector = result.eigenvectors[:, 0]
+    direction = vector.copy() if free is None else _embed(n, free, vector)
+    return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
 
 
 class Verifier:
@@ -114,32 +153,40 @@ class Verifier:
         where cheap, see the module docstring).
     n : int
         Dimension.
+    auto_budget : float
+        Under 'auto', the check also runs when its budget of products is at
+        most this fraction of the gradient calls already spent (0: only where
+        products are exact, at a stationary start, or after an escape).
     """
 
-    def __init__(self, mode, n):
+    def __init__(self, mode, n, auto_budget=0.1):
         if mode not in ("auto", True, False):
             raise ValueError(f"option `verify` must be 'auto', True or False; got {mode!r}")
         self.mode = mode
         self.max_products = min(n, _MAX_PRODUCTS)
+        self.auto_budget = auto_budget
         self.escapes = 0
         self.last = None
 
     def wanted(self, run) -> bool:
         if self.mode == "auto":
-            cheap = run.backend.exact or self.max_products <= 0.1 * run.oracle.njev
+            cheap = run.backend.exact or self.max_products <= self.auto_budget * run.oracle.njev
             # a stationary start, or a run that has met a saddle before, needs the check
             return cheap or run.nit == 0 or self.escapes > 0
         return self.mode
 
-    def check(self, run) -> CurvatureCheck | None:
-        """Check the current point (None when not wanted); records the result keys."""
+    def check(self, run, free=None) -> CurvatureCheck | None:
+        """Check the current point (None when not wanted); records the result keys.
+
+        `free`: the coordinates to check (see `check_curvature`), None for all.
+        """
         if not self.wanted(run):
             run.extra.pop("min_curvature", None)  # keys describe the returned point, or are absent
             run.extra.pop("is_local_minimum", None)
             return None
         if self.last is not None and self.last[0] is run.x:
             return self.last[1]
-        result = check_curvature(run.backend, run.x, run.g, self.max_products)
+        result = check_curvature(run.backend, run.x, run.g, self.max_products, free=free)
         self.last = (run.x, result)
         run.extra["min_curvature"] = result.min_curvature
         run.extra["is_local_minimum"] = result.is_local_minimum

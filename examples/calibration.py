@@ -49,6 +49,7 @@ from numba import njit
 
 import curvopt
 from curvopt.stats import covariance
+from curvopt.testing import Counted
 from curvopt.trust_region.bounded import projected_gradient
 
 # numba's on-disk cache records the module's name: cache when run as a script, compile in memory
@@ -208,28 +209,9 @@ def simulate(theta, n_buses, n_periods, n_states, seed):
 # ------------------------------------------------------------------ estimation
 
 
-class Counted:
-    """The objective with its calls counted (each call is one model solution)."""
-
-    def __init__(self, function):
-        self.function = function
-        self.calls = 0
-
-    def __call__(self, theta):
-        self.calls += 1
-        return self.function(theta)
-
-
 def fit_curvopt(objective, x0, gtol):
     """curvopt's bounded trust-region Newton method, value and gradient from one call (jac=True)."""
-    from curvopt import _registry
-
-    options = {"gtol": gtol}
-    if "trust-bounds" in _registry.METHODS:
-        return curvopt.minimize(objective, x0, jac=True, method="trust-bounds", bounds=BOUNDS, options=options)
-    from curvopt.trust_region.bounded import minimize_bounded  # until 'trust-bounds' is registered
-
-    return minimize_bounded(objective, x0, jac=True, bounds=BOUNDS, options=options)
+    return curvopt.minimize(objective, x0, jac=True, method="trust-bounds", bounds=BOUNDS, options={"gtol": gtol})
 
 
 def timed(make_run, repeats=3):

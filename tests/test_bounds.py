@@ -4,8 +4,9 @@ References are scipy's L-BFGS-B run to a tight tolerance (same problem, same box
 and exact Hessians. Every oracle call is checked to lie in the box: a model undefined outside it
 must never see such a point, finite-difference products and gradients included.
 
-Until 'trust-bounds' is registered in `curvopt.minimize`, the solver is reached through
-`minimize_bounded` (the wiring `minimize` will use) and, once, by hand through `Run`/`execute`.
+The solver is reached through `curvopt.minimize` ('trust-bounds', its default method when given
+`bounds`), through `minimize_bounded` (the same path, the common options as keywords) and by hand
+through `Run`/`execute`.
 """
 
 import math
@@ -19,6 +20,7 @@ from scipy.optimize import Bounds, OptimizeWarning, rosen, rosen_der, rosen_hess
 
 import curvopt
 from curvopt._oracle import check_initial_point, make_oracle
+from curvopt._registry import trust_bounds
 from curvopt._run import Run, execute
 from curvopt.hvp.backends import FiniteDifferenceHVP
 from curvopt.hvp.bounded import BoundedFiniteDifferenceHVP, feasible_step
@@ -28,7 +30,6 @@ from curvopt.trust_region.bounded import (
     as_bounds,
     minimize_bounded,
     projected_gradient,
-    trust_bounded,
 )
 
 
@@ -100,7 +101,7 @@ def test_same_solution_as_lbfgsb(case, products):
     ref = reference(case)
     assert pg_inf(problem.jac, ref.x, lower, upper) <= 1e-5  # a converged reference
     hessp = problem.hessp if products == "exact hessp" else None
-    res = minimize_bounded(problem.fun, np.clip(problem.x0, lower, upper), jac=problem.jac, hessp=hessp,
+    res = curvopt.minimize(problem.fun, np.clip(problem.x0, lower, upper), jac=problem.jac, hessp=hessp,
                            bounds=Bounds(lower, upper), options={"gtol": GTOL})
     assert res.success, res.message
     assert np.all(res.x >= lower) and np.all(res.x <= upper)
@@ -116,7 +117,7 @@ def test_same_solution_as_lbfgsb(case, products):
 
 def test_known_bounded_minimum_rosenbrock():
     # min of Rosenbrock with x1 <= 0.5: x = (0.5, 0.25), f = 0.25 (analytic: x2 = x1^2 on the bound)
-    res = minimize_bounded(rosen, [-1.2, 1.0], jac=rosen_der, bounds=[(None, 0.5), (None, None)],
+    res = curvopt.minimize(rosen, [-1.2, 1.0], jac=rosen_der, bounds=[(None, 0.5), (None, None)],
                            options={"gtol": 1e-10})
     assert res.success
     np.testing.assert_allclose(res.x, [0.5, 0.25], atol=1e-10)
@@ -127,7 +128,7 @@ def test_known_bounded_minimum_rosenbrock():
 def test_unbounded_coordinates_and_no_bounds_reach_the_known_minimum():
     x0 = np.array([-1.2, 1.0, -1.2, 1.0])
     for bounds in (None, [(None, None)] * 4, Bounds(-np.inf, np.inf)):
-        res = minimize_bounded(rosen, x0, jac=rosen_der, bounds=bounds, options={"gtol": 1e-9})
+        res = curvopt.minimize(rosen, x0, jac=rosen_der, method="trust-bounds", bounds=bounds, options={"gtol": 1e-9})
         assert res.success
         np.testing.assert_allclose(res.x, 1.0, atol=1e-8)
         assert not res.active_mask.any()
@@ -152,7 +153,7 @@ def test_run_and_execute_by_hand():
     x0 = np.full(6, 0.5)
     oracle = make_oracle(rosen, x0, rosen_der, ())
     backend = BoundedFiniteDifferenceHVP(oracle.gradient, lower, upper)
-    body = trust_bounded(6, gtol=1e-9).with_bounds(lower, upper)
+    body = trust_bounds(6, gtol=1e-9).with_bounds(lower, upper)
     f0, g0 = check_initial_point(oracle, x0)
     res = execute(body, Run(oracle, backend, x0, f0, g0, columns=BOUNDED_COLUMNS))
     ref = lbfgsb(rosen, rosen_der, x0, lower, upper)
@@ -172,7 +173,7 @@ def test_plain_finite_difference_backend_is_made_bounded():
     backend = FiniteDifferenceHVP(oracle.gradient)  # knows nothing of the box
     f0, g0 = check_initial_point(oracle, x0)
     run = Run(oracle, backend, x0, f0, g0)
-    res = execute(trust_bounded(3, gtol=1e-9).with_bounds(lower, upper), run)
+    res = execute(trust_bounds(3, gtol=1e-9).with_bounds(lower, upper), run)
     assert res.success
     np.testing.assert_allclose(res.x, lbfgsb(rosen, rosen_der, x0, lower, upper).x, atol=1e-7)
 
@@ -239,7 +240,7 @@ def test_oracle_is_never_evaluated_outside_the_box(mode):
     fun = kwargs.pop("fun")
     # a forward-difference gradient of fun is good to about sqrt(eps): ask for what it can give
     gtol = 1e-5 if mode == "jac='2-point'" else 1e-8
-    res = minimize_bounded(fun, X0, bounds=list(zip(LOWER, UPPER)), options={"gtol": gtol}, **kwargs)
+    res = curvopt.minimize(fun, X0, bounds=list(zip(LOWER, UPPER)), options={"gtol": gtol}, **kwargs)
     assert model.points > 0
     assert res.success, res.message
     ref = box_reference()
@@ -264,7 +265,7 @@ def test_gradient_sees_only_box_points_in_a_model_with_a_log_barrier_domain():
 
     # analytic minimum: log1p(x_i) = c_i - 1 where positive, else x_i = 0 on the bound
     expected = np.maximum(np.expm1(c - 1.0), 0.0)
-    res = minimize_bounded(fun, np.full(4, 2.0), jac=jac, bounds=[(0.0, None)] * 4, options={"gtol": 1e-10})
+    res = curvopt.minimize(fun, np.full(4, 2.0), jac=jac, bounds=[(0.0, None)] * 4, tol=1e-10)
     assert res.success
     np.testing.assert_allclose(res.x, expected, atol=1e-9)
     assert res.active_mask.tolist() == [0, -1, 0, -1]
@@ -376,11 +377,12 @@ def test_nan_everywhere_near_the_start_ends_honestly():
 
 def test_budget_callback_and_maxiter():
     lower, upper = np.full(4, -1.5), np.full(4, 0.8)
-    res = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), max_grad_calls=7)
+    res = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper),
+                           options={"max_grad_calls": 7})
     assert res.status == curvopt.Status.EVAL_BUDGET and res.njev == 7 and not res.success
     assert np.all(res.x >= lower) and np.all(res.x <= upper)
     seen = []
-    res = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper),
+    res = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper),
                            callback=lambda intermediate_result: seen.append(intermediate_result.pgnorm))
     assert res.success and len(seen) == res.nit and seen[-1] == res.pgnorm
     res = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), options={"maxiter": 2})
@@ -388,7 +390,7 @@ def test_budget_callback_and_maxiter():
 
 
 def test_disp_prints_projected_gradient(capsys):
-    minimize_bounded(rosen, np.zeros(2), jac=rosen_der, bounds=[(0, 0.5), (0, 1)], disp=True)
+    curvopt.minimize(rosen, np.zeros(2), jac=rosen_der, bounds=[(0, 0.5), (0, 1)], options={"disp": True})
     out = capsys.readouterr().out
     assert "pgnorm" in out and "n_active" in out and "Optimization terminated successfully." in out
 
@@ -419,7 +421,7 @@ def test_bound_parsing():
 )
 def test_bad_bounds_raise_value_errors_naming_bounds(bounds, match):
     with pytest.raises(ValueError, match=match):
-        minimize_bounded(rosen, np.zeros(2), jac=rosen_der, bounds=bounds)
+        curvopt.minimize(rosen, np.zeros(2), jac=rosen_der, bounds=bounds)
 
 
 def test_x0_outside_the_box_is_clipped_with_a_warning():
@@ -439,7 +441,7 @@ def test_x0_outside_the_box_is_clipped_with_a_warning():
 ])
 def test_bad_options(options, match):
     with pytest.raises(ValueError, match=match):
-        minimize_bounded(rosen, np.zeros(2), jac=rosen_der, bounds=[(0, 1)] * 2, options=options)
+        curvopt.minimize(rosen, np.zeros(2), jac=rosen_der, bounds=[(0, 1)] * 2, options=options)
 
 
 def test_fixed_variables_stay_fixed():
@@ -454,4 +456,114 @@ def test_warnings_do_not_leak():
     # a clean run raises no warning at all (pytest turns them into errors anyway)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        minimize_bounded(rosen, np.zeros(3), jac=rosen_der, bounds=[(0, 0.5)] * 3)
+        curvopt.minimize(rosen, np.zeros(3), jac=rosen_der, bounds=[(0, 0.5)] * 3)
+
+
+# -- wiring into curvopt.minimize ----------------------------------------------------------
+
+
+def test_bounds_route_to_trust_bounds_by_default():
+    # as scipy switches its default to L-BFGS-B when given bounds
+    lower, upper = np.full(4, -1.5), np.full(4, 0.8)
+    default = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), tol=1e-9)
+    explicit = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, method="Trust-Bounds", bounds=Bounds(lower, upper),
+                                options={"gtol": 1e-9})
+    wrapper = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), options={"gtol": 1e-9})
+    for res in (explicit, wrapper):
+        np.testing.assert_array_equal(res.x, default.x)
+        assert (res.nit, res.njev, res.nfev) == (default.nit, default.njev, default.nfev)
+    assert default.success and default.pgnorm <= 1e-9
+    np.testing.assert_allclose(default.x, lbfgsb(rosen, rosen_der, np.zeros(4), lower, upper).x, atol=1e-7)
+
+
+def test_tol_sets_the_projected_gradient_tolerance():
+    lower, upper = np.full(4, -1.5), np.full(4, 0.8)
+    loose = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), tol=1e-2)
+    tight = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), tol=1e-10)
+    assert loose.pgnorm == pg_inf(rosen_der, loose.x, lower, upper) <= 1e-2
+    assert tight.pgnorm == pg_inf(rosen_der, tight.x, lower, upper) <= 1e-10
+    assert loose.nit < tight.nit
+
+
+def test_minimize_warns_at_the_users_line():
+    with pytest.warns(OptimizeWarning, match="x0 is not within the bounds") as record:
+        curvopt.minimize(rosen, [2.0, 0.0], jac=rosen_der, bounds=[(0, 1)] * 2)
+    assert record[0].filename == __file__
+    with pytest.warns(OptimizeWarning, match="Unknown solver options.*inexact") as record:
+        curvopt.minimize(rosen, [0.5, 0.0], jac=rosen_der, bounds=[(0, 1)] * 2, options={"inexact": True})
+    assert record[0].filename == __file__
+
+
+# -- the curvature check on the free variables ---------------------------------------------
+
+
+def saddle_on_a_face(x):
+    """x + y^4/4 - y^2/2: with x >= 0, the point (0, 0) is stationary (x at its bound) and a saddle
+    on the face of the free variable y; the bounded minima are (0, +-1), f = -1/4."""
+    return x[0] + 0.25 * x[1] ** 4 - 0.5 * x[1] ** 2
+
+
+def saddle_on_a_face_grad(x):
+    return np.array([1.0, x[1] ** 3 - x[1]])
+
+
+def saddle_on_a_face_hessp(x, p):
+    return np.array([0.0, (3 * x[1] ** 2 - 1.0) * p[1]])
+
+
+def test_saddle_on_the_free_face_is_left():
+    bounds = [(0.0, 2.0), (-2.0, 2.0)]
+    # stationary from the start: 'auto' checks there, finds the negative curvature along y, leaves
+    res = curvopt.minimize(saddle_on_a_face, [0.0, 0.0], jac=saddle_on_a_face_grad, bounds=bounds, tol=1e-10)
+    assert res.success and res.is_local_minimum and res.active_mask.tolist() == [-1, 0]
+    assert res.fun == pytest.approx(-0.25, abs=1e-14)
+    assert res.min_curvature == pytest.approx(2.0, rel=1e-6)  # d2f/dy2 at y = +-1, x (active) left out
+    # reached through an iteration: forward-difference products are checked only when asked for
+    start = [1.0, 0.0]
+    plain = curvopt.minimize(saddle_on_a_face, start, jac=saddle_on_a_face_grad, bounds=bounds, tol=1e-10)
+    assert plain.success and plain.fun == 0.0 and "is_local_minimum" not in plain  # as L-BFGS-B: a saddle
+    for kwargs in ({"options": {"verify": True}}, {"hessp": saddle_on_a_face_hessp}):
+        res = curvopt.minimize(saddle_on_a_face, start, jac=saddle_on_a_face_grad, bounds=bounds, tol=1e-10, **kwargs)
+        assert res.success and res.is_local_minimum, kwargs
+        assert res.fun == pytest.approx(-0.25, abs=1e-14)
+
+
+def test_escape_stops_at_the_box():
+    # the same saddle with |y| <= 1/2: the escape step is cut by the box, y ends on a bound
+    res = curvopt.minimize(saddle_on_a_face, [0.0, 0.0], jac=saddle_on_a_face_grad, bounds=[(0, 2), (-0.5, 0.5)],
+                           hessp=saddle_on_a_face_hessp)
+    assert res.success and abs(res.x[1]) == 0.5 and res.x[0] == 0.0
+    assert res.active_mask.tolist() in ([-1, 1], [-1, -1])
+    assert res.is_local_minimum and res.min_curvature == np.inf  # a vertex: no free variable left
+    assert res.fun == pytest.approx(0.25 * 0.5**4 - 0.5 * 0.5**2, abs=1e-15)
+
+
+def test_verify_false_stops_at_the_saddle():
+    res = curvopt.minimize(saddle_on_a_face, [0.0, 0.0], jac=saddle_on_a_face_grad, bounds=[(0, 2), (-2, 2)],
+                           options={"verify": False})
+    assert res.success and res.nit == 0 and "is_local_minimum" not in res
+
+
+@pytest.mark.parametrize("n_free", [12, 60])  # the whole reduced Hessian, and Lanczos (more than 40 free)
+def test_curvature_check_covers_only_the_free_face(rng, n_free):
+    from curvopt._verify import check_curvature
+    from curvopt.hvp.backends import UserHessp
+
+    Q, _ = np.linalg.qr(rng.standard_normal((n_free, n_free)))
+    face = Q @ np.diag(np.concatenate([[-1.0], np.linspace(1.0, 10.0, n_free - 1)])) @ Q.T
+    n = n_free + 20
+    H = np.zeros((n, n))
+    free = np.sort(rng.choice(n, n_free, replace=False))
+    H[np.ix_(free, free)] = face
+    active = np.setdiff1d(np.arange(n), free)
+    H[active, active] = -5.0  # more negative off the face: must not be seen
+    H[np.ix_(free, active)] = 0.3  # coupling: symmetric
+    H[np.ix_(active, free)] = 0.3
+    backend = UserHessp(lambda x, p: H @ p)
+    check = check_curvature(backend, np.zeros(n), np.zeros(n), 40, free=free)
+    rtol = 1e-10 if n_free <= 40 else 1e-3  # exact, or Lanczos to its tolerance (1e-3 ||H||)
+    assert check.is_local_minimum is False
+    assert check.min_curvature == pytest.approx(-1.0, rel=rtol)
+    assert np.all(check.direction[active] == 0.0)
+    np.testing.assert_allclose(abs(check.direction[free] @ Q[:, 0]), 1.0, rtol=rtol)
+    assert check.n_products == n_free if n_free <= 40 else check.n_products <= 41

@@ -28,6 +28,8 @@ def test_every_method_returns_every_key(method):
     assert isinstance(res, scipy.optimize.OptimizeResult)
     assert SCIPY_KEYS <= set(res)
     assert {"n_hvp", "cg_iterations", "n_nonfinite"} <= set(res)
+    if METHODS[method].supports_bounds:
+        assert {"pgnorm", "active_mask"} <= set(res) and not res.active_mask.any()
     assert res.success and res.status == curvopt.Status.SUCCESS
     np.testing.assert_allclose(res.x, 1.0, atol=1e-4)
     np.testing.assert_allclose(res.jac, rosen_der(res.x))
@@ -181,6 +183,10 @@ def test_callback_intermediate_result_protocol():
     assert len(seen) == res.nit and seen[-1] == res.fun
 
 
+# scipy's method of the same kind: for the bounded method, scipy's bounded default
+SCIPY_COUNTERPART = {"trust-bounds": "L-BFGS-B"}
+
+
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_stop_iteration_ends_run_like_scipy(method):
     def stop_after(k):
@@ -194,8 +200,9 @@ def test_stop_iteration_ends_run_like_scipy(method):
         return callback
 
     ours = curvopt.minimize(rosen, X0, jac=rosen_der, method=method, callback=stop_after(3))
-    theirs = scipy.optimize.minimize(rosen, X0, jac=rosen_der, hessp=rosen_hess_prod, method=method,
-                                     callback=stop_after(3))
+    counterpart = SCIPY_COUNTERPART.get(method, method)
+    theirs = scipy.optimize.minimize(rosen, X0, jac=rosen_der, hessp=None if counterpart == "L-BFGS-B" else rosen_hess_prod,
+                                     method=counterpart, callback=stop_after(3))
     assert ours.nit == 3
     assert (ours.status, ours.success, ours.message) == (theirs.status, theirs.success, theirs.message)
 
@@ -285,10 +292,30 @@ def test_hess_and_hessp_both():
 
 
 def test_bounds_and_constraints_name_the_methods_that_take_them():
-    with pytest.raises(ValueError, match="does not take `bounds`.*L-BFGS-B"):
-        curvopt.minimize(rosen, X0, jac=rosen_der, bounds=[(0, 2)] * 4)
+    for method in ("trust-ncg", "trust-krylov", "newton-cg"):
+        with pytest.raises(ValueError, match=f"'{method}' does not take `bounds`.*'trust-bounds'.*L-BFGS-B"):
+            curvopt.minimize(rosen, X0, jac=rosen_der, method=method, bounds=[(0, 2)] * 4)
+    for method in (None, "trust-bounds"):
+        with pytest.raises(ValueError, match="does not take `constraints`.*SLSQP"):
+            curvopt.minimize(rosen, X0, jac=rosen_der, method=method, bounds=[(0, 2)] * 4,
+                             constraints=[{"type": "eq", "fun": lambda x: x[0]}])
     with pytest.raises(ValueError, match="does not take `constraints`.*SLSQP"):
         curvopt.minimize(rosen, X0, jac=rosen_der, constraints=[{"type": "eq", "fun": lambda x: x[0]}])
+
+
+def test_default_method_with_bounds_is_trust_bounds():
+    # scipy's default with bounds is L-BFGS-B; curvopt's is 'trust-bounds', with the same stopping test
+    bounds = [(-2, 0.8)] * 4
+    x0 = np.array([-1.2, 0.8, -1.2, 0.8])
+    ours = curvopt.minimize(rosen, x0, jac=rosen_der, bounds=bounds)
+    theirs = scipy.optimize.minimize(rosen, x0, jac=rosen_der, bounds=bounds)
+    assert theirs.success and ours.success
+    assert ours.pgnorm <= 1e-5  # L-BFGS-B's default pgtol
+    assert ours.active_mask.tolist() == [1, 0, 0, 0] and theirs.x[0] == 0.8
+    np.testing.assert_allclose(ours.x, theirs.x, atol=1e-5)
+    assert ours.fun == pytest.approx(theirs.fun, rel=1e-6, abs=1e-10)
+    explicit = curvopt.minimize(rosen, x0, jac=rosen_der, method="trust-bounds", bounds=bounds)
+    np.testing.assert_array_equal(explicit.x, ours.x)
 
 
 def test_update_strategy_hess_is_refused():

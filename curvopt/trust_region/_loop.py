@@ -1,4 +1,4 @@
-"""The trust-region outer loop shared by every subproblem solver.
+"""The trust-region outer loop shared by every trust-region method.
 
 Parameter defaults are scipy's (initial radius 1, largest radius 1000,
 acceptance threshold eta = 0.15, gtol = 1e-4) so that switching the import
@@ -10,29 +10,65 @@ Near the solution the energy difference ``f(x) - f(x + p)`` drowns in
 round-off (``|f|`` of a large molecule is ~1e3 eV, the decrease ~1e-9 eV), so
 the ratio test is supplemented by a gradient test: a step whose predicted
 decrease is below the resolution of `f` and that the ratio test rejects is
-still accepted when the gradient norm falls and `f` does not rise beyond its
-resolution.
+still accepted when the stationarity measure falls and `f` does not rise
+beyond its resolution.
+
+One loop, two feasible sets
+---------------------------
+What depends on where the iterates may go is a small strategy object, the
+*feasible set*, and the loop itself is written once:
+
+``start(run)``
+    Adapt the run before the first iteration (the box makes finite-difference
+    products bounded) and check it.
+``record(run) -> float``
+    The stationarity measure at the run's current point, which the stopping
+    test compares with `gtol`; writes the result keys of the point.
+``measure(x, g) -> float``
+    The same measure at a trial point (the round-off test).
+``step(run, radius, measure) -> TrialStep``
+    The trial step of the trust-region subproblem at the current point.
+``escape(run, direction, curvature, radius) -> TrialStep``
+    A step along a direction of negative curvature (saddle escape).
+``free(x)``
+    The coordinates the curvature check covers (None: all of them).
+``shrink(radius, step_norm) -> float``
+    The radius after a rejected step.
+``progress(run, measure) -> dict``
+    The feasible set's own columns of the progress table (`columns`).
+
+`Unconstrained` is all of R^n with a subproblem solver (Steihaug-Toint CG,
+GLTR); `curvopt.trust_region.bounded.Box` is a box ``lower <= x <= upper``
+with TRON's projected step.  The radius is doubled after a very successful
+step that the trust region limited (``rho > 3/4``), in both; the shrinking
+rule differs, see `Unconstrained.shrink` and `Box.shrink`.
+
+The numba-compiled trust-ncg (`curvopt.trust_region._compiled`) mirrors this
+loop with `Unconstrained` and Steihaug's solver, operation for operation.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from .._oracle import OracleError
 from .._result import Status
 from .._validation import norm as _norm
-from .steihaug import StopReason, SubproblemResult
+from .steihaug import StopReason
 
-__all__ = ["trust_region_body", "TRUST_REGION_COLUMNS"]
+__all__ = ["trust_region_body", "Unconstrained", "TrialStep", "TRUST_REGION_COLUMNS", "forcing_tolerance"]
 
 _EPS = np.finfo(float).eps
 # Resolution of f, relative to |f|, below which differences are round-off.
 _F_RESOLUTION = 100 * _EPS
 # Consecutive failed trial points (NaN, inf or an exception) before the run is given up:
-# each quarters the radius, so ten span six orders of magnitude.
+# each at least quarters the radius, so ten span six orders of magnitude.
 _MAX_CONSECUTIVE_FAILURES = 10
+# Radius factor after a very successful step that the trust region limited (scipy's).
+_EXPAND = 2.0
 
 TRUST_REGION_COLUMNS = (
     ("f", 14, ".7e"),
@@ -50,70 +86,127 @@ def forcing_tolerance(gnorm: float) -> float:
     return min(0.5, math.sqrt(gnorm)) * gnorm
 
 
-def trust_region_body(
-    subproblem,
-    *,
-    gtol,
-    maxiter,
-    initial_trust_radius,
-    max_trust_radius,
-    eta,
-    cg_maxiter,
-    forcing=forcing_tolerance,
-    verifier=None,
-):
-    """A solver body (see `curvopt._run`) for trust-region Newton with `subproblem`.
+class TrialStep(NamedTuple):
+    """A feasible set's trial step from the run's current point."""
 
-    `forcing(gnorm)` is the residual tolerance handed to the subproblem solver;
-    `verifier` (a `curvopt._verify.Verifier`) checks the curvature where the
-    gradient test holds and, at a saddle, supplies the direction to leave it by.
+    x_trial: np.ndarray  # the trial point (feasible)
+    step_norm: float  # ||x_trial - x||_2
+    predicted_reduction: float  # m(0) - m(step); the loop gives up unless it is > 0
+    n_products: int  # Hessian-vector products spent on it
+    tr_limited: bool  # the trust region limited the step (the radius may grow)
+    nonfinite: bool  # a product was not finite (with step_norm 0: no step at all)
+
+
+class Unconstrained:
+    """The feasible set R^n: the trust-region subproblem solved by `subproblem`.
+
+    Parameters
+    ----------
+    subproblem : callable
+        ``subproblem(g, hvp, radius, tol, maxiter) -> SubproblemResult``
+        (`curvopt.trust_region.steihaug.solve`, `curvopt.trust_region.lanczos.solve`).
+    cg_maxiter : int
+        Cap on the subproblem's iterations.
+    forcing : callable
+        ``forcing(||g||)``, the residual tolerance of the subproblem.
+    """
+
+    columns = TRUST_REGION_COLUMNS
+
+    def __init__(self, subproblem, cg_maxiter, forcing=forcing_tolerance):
+        self.subproblem = subproblem
+        self.cg_maxiter = cg_maxiter
+        self.forcing = forcing
+
+    def start(self, run):
+        pass
+
+    def record(self, run) -> float:
+        return run.gnorm
+
+    def measure(self, x, g) -> float:
+        return _norm(g)
+
+    def step(self, run, radius, measure) -> TrialStep:
+        run.backend.linearize(run.x, run.g)
+        sub = self.subproblem(run.g, run.backend, radius, self.forcing(measure), self.cg_maxiter)
+        return TrialStep(run.x + sub.step, _norm(sub.step), sub.predicted_reduction, sub.n_products,
+                         sub.hits_boundary, sub.reason == StopReason.NONFINITE)
+
+    def escape(self, run, direction, curvature, radius) -> TrialStep:
+        """To the boundary along `direction` (unit length, downhill), curvature `curvature` along it."""
+        step = radius * direction
+        predicted = -(float(np.dot(run.g, step)) + 0.5 * curvature * radius * radius)
+        return TrialStep(run.x + step, _norm(step), predicted, 0, True, False)
+
+    def free(self, x):
+        return None
+
+    @staticmethod
+    def shrink(radius, step_norm) -> float:
+        """scipy's rule: a quarter of the radius.  A step inside the region is the subproblem's
+        own minimizer, which a smaller radius changes; keeping scipy's rule keeps the iterates
+        scipy's (tests/test_collection.py) and those of the compiled loop."""
+        return 0.25 * radius
+
+    def progress(self, run, measure) -> dict:
+        return {"gnorm": run.gnorm}
+
+
+def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, verifier=None):
+    """A solver body (see `curvopt._run`) for trust-region Newton over the feasible set `feasible`.
+
+    The run stops when ``feasible.record(run) <= gtol``.  `verifier` (a
+    `curvopt._verify.Verifier`, or None) checks the curvature there, on the
+    coordinates ``feasible.free(x)``, and at a saddle supplies the direction
+    to leave it by.
     """
 
     def body(run):
-        oracle, backend = run.oracle, run.backend
+        feasible.start(run)
+        oracle = run.oracle
         radius = float(initial_trust_radius)
         consecutive_failures = 0
+        measure = feasible.record(run)
         while True:
-            gnorm = run.gnorm
-            if gnorm <= gtol:
-                check = None if verifier is None else verifier.check(run)
+            if measure <= gtol:
+                check = None if verifier is None else verifier.check(run, feasible.free(run.x))
                 direction = None if check is None else verifier.escape_direction(run, check)
                 if direction is None:
                     return Status.SADDLE_POINT if check is not None and check.is_local_minimum is False \
                         else Status.SUCCESS
-                sub = _escape_step(run.g, direction, check.min_curvature, radius)
+                trial = feasible.escape(run, direction, check.min_curvature, radius)
             elif run.nit >= maxiter:
                 return Status.MAXITER
             else:
-                backend.linearize(run.x, run.g)
-                sub = subproblem(run.g, backend, radius, forcing(gnorm), cg_maxiter)
+                trial = feasible.step(run, radius, measure)
             run.nit += 1
-            run.cg_iterations += sub.n_products
-            step_norm = _norm(sub.step)
+            run.cg_iterations += trial.n_products
             rho = -math.inf
             accepted = False
             nonfinite = False
-            if sub.reason == StopReason.NONFINITE and step_norm == 0.0:
+            if trial.nonfinite and trial.step_norm == 0.0:
                 nonfinite = True  # the gradient is not finite right next to x
-            elif not sub.predicted_reduction > 0.0:
+            elif not trial.predicted_reduction > 0.0:
                 return Status.PRECISION_LOSS
             else:
-                x_trial = run.x + sub.step
+                x_trial = trial.x_trial
                 f_trial = _value_or_nan(run, x_trial)
                 if not math.isfinite(f_trial):
                     nonfinite = True
                 else:
-                    rho = (run.f - f_trial) / sub.predicted_reduction
+                    rho = (run.f - f_trial) / trial.predicted_reduction
                     resolution = _F_RESOLUTION * abs(run.f)
-                    if rho > eta or sub.predicted_reduction < resolution:
+                    if rho > eta or trial.predicted_reduction < resolution:
                         g_trial = _gradient_or_none(run, x_trial)
                         if g_trial is None:
                             nonfinite = True
                         elif rho > eta or (
-                            f_trial <= run.f + resolution and _norm(g_trial) < gnorm
+                            f_trial <= run.f + resolution and feasible.measure(x_trial, g_trial) < measure
                         ):
                             accepted = True
                             run.move_to(x_trial, f_trial, g_trial)
+                            measure = feasible.record(run)
             if nonfinite:
                 run.n_nonfinite += 1
                 consecutive_failures += 1
@@ -123,26 +216,20 @@ def trust_region_body(
             else:
                 consecutive_failures = 0
             if rho < 0.25:
-                radius = 0.25 * radius
-            elif rho > 0.75 and sub.hits_boundary:
-                radius = min(2.0 * radius, max_trust_radius)
+                radius = feasible.shrink(radius, trial.step_norm)
+            elif rho > 0.75 and trial.tr_limited:
+                radius = min(_EXPAND * radius, max_trust_radius)
             if radius < 1e-10 and radius < _EPS * max(1.0, _norm(run.x)):
                 return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
             stop = run.end_of_iteration(
-                f=run.f, gnorm=run.gnorm, trust_radius=radius, cg_iterations=sub.n_products,
-                rho=rho if math.isfinite(rho) else None, njev=oracle.njev, accepted=accepted,
+                f=run.f, **feasible.progress(run, measure), trust_radius=radius,
+                cg_iterations=trial.n_products, rho=rho if math.isfinite(rho) else None, njev=oracle.njev,
+                accepted=accepted,
             )
             if stop:
                 return Status.CALLBACK
 
     return body
-
-
-def _escape_step(g, direction, curvature, radius) -> SubproblemResult:
-    """A step to the boundary along a direction of negative curvature, as a subproblem result."""
-    step = radius * direction
-    predicted = -(float(np.dot(g, step)) + 0.5 * curvature * radius * radius)
-    return SubproblemResult(step, predicted, StopReason.NEGATIVE_CURVATURE, 0, True, curvature)
 
 
 def _value_or_nan(run, x) -> float:

@@ -35,14 +35,16 @@ products ``B p`` and radius ``Delta``, works on the model
    iterations) until the tolerance is met or CG reaches the trust-region
    boundary.
 
-The step is accepted by the ratio test ``rho > eta`` and the radius updated
-with scipy's constants (quartered on ``rho < 1/4``, doubled on
+The outer loop is the one every trust-region method shares
+(`curvopt.trust_region._loop.trust_region_body`), with `Box` as its feasible
+set: the step is accepted by the ratio test ``rho > eta`` and the radius
+updated with scipy's constants (quartered on ``rho < 1/4``, doubled on
 ``rho > 3/4`` when the trust region limited the step), except that a
 rejected step quarters ``min(Delta, ||s||)``: a step cut short by the box is
-not recomputed unchanged.  TRON's own acceptance threshold and radius rules
-(a much smaller threshold, radius factors up to 4 chosen by interpolation,
-an initial radius of ``||g(x0)||``) are not used, so that the bounded and
-unbounded methods behave alike and take the same options; the Cauchy and
+not recomputed unchanged (`Box.shrink`).  TRON's own acceptance threshold
+and radius rules (a much smaller threshold, radius factors up to 4 chosen
+by interpolation, an initial radius of ``||g(x0)||``) are not used, so that
+the bounded and unbounded methods behave alike and take the same options; the Cauchy and
 projected searches use TRON's ``mu0 = 0.01`` and factors 10 and 0.1.  (A
 factor of 4, and ``||P[x0 - g0] - x0||`` as initial radius, were tried on
 the benchmark of ``benchmarks/bench_bounds.py``: neither saved gradient
@@ -51,6 +53,14 @@ calls.)
 The stopping test is scipy L-BFGS-B's ``pgtol`` test, on the infinity norm of
 the projected gradient, ``||P[x - g] - x||_inf <= gtol`` (default 1e-5, as
 L-BFGS-B's): results are comparable with L-BFGS-B's at the same tolerance.
+
+Where the stopping test holds, the curvature check of `curvopt._verify`
+(option ``verify``) covers the face of the free variables, and a negative
+curvature there is left along its direction, cut to stay in the box.  Under
+``verify='auto'`` it runs only where products cost no gradient call (exact
+products), at a stationary start or after an escape: the method is a
+drop-in for L-BFGS-B, which stops on the projected gradient alone, and is
+compared with it on gradient calls.
 
 The objective, its gradient and every finite-difference product are only
 ever evaluated inside the box: trial points are projections, and
@@ -80,15 +90,12 @@ from typing import NamedTuple
 import numpy as np
 import scipy.optimize
 
-from .._oracle import Oracle, OracleError, _as_scalar, check_initial_point, make_oracle
-from .._result import Status
-from .._run import Run, execute
-from .._validation import as_point
-from ..hvp import _kernels
+from .._oracle import Oracle, _as_scalar
+from .._validation import norm as _norm
+from .._verify import Verifier
 from ..hvp.bounded import bounded_backend, feasible_step
-from ..hvp._resolve import make_backend
 from . import _cg_kernels as _k
-from ._loop import forcing_tolerance
+from ._loop import TrialStep, forcing_tolerance, trust_region_body
 
 __all__ = [
     "as_bounds",
@@ -97,17 +104,14 @@ __all__ = [
     "clip_start",
     "BoxOracle",
     "box_oracle",
-    "trust_bounded",
-    "bounded_trust_region_body",
+    "Box",
+    "BoundedBody",
     "minimize_bounded",
     "BOUNDED_COLUMNS",
 ]
 
 _EPS = np.finfo(float).eps
-_F_RESOLUTION = 100 * _EPS  # as in _loop: differences of f below this fraction of |f| are round-off
-_MAX_CONSECUTIVE_FAILURES = 10
 _GTOL_FRACTION = 0.1  # CG need not go below this fraction of gtol (the linearized stopping test)
-_EXPAND = 2.0  # radius factor after a very successful step that the trust region limited
 _MU0 = 0.01  # TRON's sufficient-decrease constant of the Cauchy and projected searches
 _CAUCHY_SHRINK = 0.1  # TRON's interpolation factor of the Cauchy search
 _MAX_CAUCHY_TRIALS = 4  # products spent on the Cauchy search past the first breakpoint
@@ -306,15 +310,6 @@ def box_oracle(oracle: Oracle, lower, upper) -> Oracle:
 # --------------------------------------------------------------------------- the subproblem
 
 
-class BoundedStep(NamedTuple):
-    x_trial: np.ndarray  # P[x + s], in the box
-    step_norm: float
-    predicted_reduction: float  # -q(s) > 0
-    n_products: int
-    tr_limited: bool  # the trust region cut the Cauchy or a CG step
-    nonfinite: bool  # a product was not finite
-
-
 def _snap(xs, lower, upper, idx):
     """Put the coordinates `idx` (those that reached a bound, up to round-off) exactly on it."""
     for i in idx:
@@ -334,7 +329,7 @@ def _embed(n, idx, values):
     return out
 
 
-def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> BoundedStep:
+def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> TrialStep:
     """One TRON step: Cauchy point, subspace CG, projected searches.
 
     Parameters
@@ -354,6 +349,12 @@ def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> BoundedSte
     cg_maxiter : int
         Cap on CG products over all subspace iterations (the Cauchy and
         projected-search products come on top).
+
+    Returns
+    -------
+    TrialStep
+        ``x_trial = P[x + s]``, ``predicted_reduction = -q(s)``;
+        ``tr_limited`` when the trust region cut the Cauchy or a CG step.
     """
     n = x.size
     products = 0
@@ -367,7 +368,7 @@ def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> BoundedSte
     Bd = hvp(d)
     products += 1
     if not np.all(np.isfinite(Bd)):
-        return BoundedStep(x, 0.0, 0.0, products, False, True)
+        return TrialStep(x, 0.0, 0.0, products, False, True)
     kappa = float(np.dot(d, Bd))
     alpha_tr = radius / math.sqrt(dd)
     alpha = min(dd / kappa, alpha_tr) if kappa > 0.0 else alpha_tr
@@ -466,7 +467,7 @@ def bounded_step(x, g, lower, upper, hvp, radius, tol, cg_maxiter) -> BoundedSte
         s = xs - x
         if cg.nonfinite or cg.tr_limited:
             break  # as TRON: the subspace iterations end when CG reaches the trust-region boundary
-    return BoundedStep(xs, math.sqrt(float(np.dot(s, s))), -q, products, tr_limited, False)
+    return TrialStep(xs, math.sqrt(float(np.dot(s, s))), -q, products, tr_limited, False)
 
 
 class _CauchySearch(NamedTuple):
@@ -587,203 +588,134 @@ def _face_cg(z0, r0, F, n, hvp, radius, tol, maxiter, warm) -> _FaceCG:
     return _FaceCG(z, r, dq, products, False, False)
 
 
-# --------------------------------------------------------------------------- the outer loop
+# --------------------------------------------------------------------------- the feasible set
 
 
-def bounded_trust_region_body(*, lower, upper, gtol, maxiter, initial_trust_radius, max_trust_radius, eta,
-                              cg_maxiter, forcing=forcing_tolerance):
-    """A solver body (see `curvopt._run`) for the projected trust-region Newton method.
+class Box:
+    """The box ``lower <= x <= upper`` as the feasible set of the shared trust-region loop
+    (`curvopt.trust_region._loop`): TRON's step, L-BFGS-B's stopping measure.
 
-    `lower` and `upper` are arrays (``-inf``/``inf`` where unbounded); the
-    run's starting point must lie in the box and its backend must evaluate
-    nothing outside it (see `curvopt.hvp.bounded.bounded_backend`; the body
-    makes a plain finite-difference backend bounded itself).
-
-    The result gets two keys of its own: ``pgnorm``, the final
-    ``||P[x - g] - x||_inf``, and ``active_mask`` (as in
-    `scipy.optimize.least_squares`: -1 at a lower bound, 1 at an upper bound,
-    0 free).
+    Parameters
+    ----------
+    lower, upper : ndarray
+        The box, ``-inf``/``inf`` where unbounded.
+    gtol : float
+        The stopping tolerance (CG is not asked for less than a tenth of it).
+    cg_maxiter : int
+        Cap on CG products per step.
+    forcing : callable
+        ``forcing(||pg||_2)``, the residual tolerance of CG.
     """
-    lower = np.asarray(lower, dtype=float)
-    upper = np.asarray(upper, dtype=float)
 
-    def body(run):
-        oracle = run.oracle
-        run.backend = backend = bounded_backend(run.backend, lower, upper)
-        if lower.shape != run.x.shape or upper.shape != run.x.shape:
-            raise ValueError(f"bounds of length {lower.size} for {run.x.size} variables")
-        if np.any(run.x < lower) or np.any(run.x > upper):
+    columns = BOUNDED_COLUMNS
+
+    def __init__(self, lower, upper, *, gtol, cg_maxiter, forcing=forcing_tolerance):
+        self.lower = np.asarray(lower, dtype=float)
+        self.upper = np.asarray(upper, dtype=float)
+        self.gtol = gtol
+        self.cg_maxiter = cg_maxiter
+        self.forcing = forcing
+
+    def start(self, run):
+        """Checks the run's starting point and makes finite-difference products stay in the box."""
+        if self.lower.shape != run.x.shape or self.upper.shape != run.x.shape:
+            raise ValueError(f"bounds of length {self.lower.size} for {run.x.size} variables")
+        if np.any(run.x < self.lower) or np.any(run.x > self.upper):
             raise ValueError("the starting point of the run is outside the bounds")
-        radius = float(initial_trust_radius)
-        failures = 0
+        run.backend = bounded_backend(run.backend, self.lower, self.upper)
 
-        def record():
-            pg = projected_gradient(run.x, run.g, lower, upper)
-            pgnorm = float(np.max(np.abs(pg)))
-            run.extra["pgnorm"] = pgnorm
-            run.extra["active_mask"] = np.where(run.x <= lower, -1, np.where(run.x >= upper, 1, 0))
-            return pg, pgnorm
+    def measure(self, x, g) -> float:
+        """scipy L-BFGS-B's ``||P[x - g] - x||_inf``."""
+        return float(np.max(np.abs(projected_gradient(x, g, self.lower, self.upper))))
 
-        pg, pgnorm = record()
-        while True:
-            if pgnorm <= gtol:
-                return Status.SUCCESS
-            if run.nit >= maxiter:
-                return Status.MAXITER
-            backend.linearize(run.x, run.g)
-            tol = max(forcing(math.sqrt(float(np.dot(pg, pg)))), _GTOL_FRACTION * gtol)
-            step = bounded_step(run.x, run.g, lower, upper, backend, radius, tol, cg_maxiter)
-            run.nit += 1
-            run.cg_iterations += step.n_products
-            rho = -math.inf
-            accepted = False
-            nonfinite = False
-            if step.nonfinite and step.step_norm == 0.0:
-                nonfinite = True
-            elif not step.predicted_reduction > 0.0:
-                return Status.PRECISION_LOSS
-            else:
-                x_trial = step.x_trial
-                f_trial = _value_or_nan(run, x_trial)
-                if not math.isfinite(f_trial):
-                    nonfinite = True
-                else:
-                    rho = (run.f - f_trial) / step.predicted_reduction
-                    resolution = _F_RESOLUTION * abs(run.f)
-                    if rho > eta or step.predicted_reduction < resolution:
-                        g_trial = _gradient_or_none(run, x_trial)
-                        if g_trial is None:
-                            nonfinite = True
-                        elif rho > eta or (
-                            f_trial <= run.f + resolution
-                            and np.max(np.abs(projected_gradient(x_trial, g_trial, lower, upper))) < pgnorm
-                        ):
-                            accepted = True
-                            run.move_to(x_trial, f_trial, g_trial)
-                            pg, pgnorm = record()
-            if nonfinite:
-                run.n_nonfinite += 1
-                failures += 1
-                rho = -math.inf
-                if failures > _MAX_CONSECUTIVE_FAILURES:
-                    return Status.ORACLE_ERROR if "exception" in run.extra else Status.NAN_RESULT
-            else:
-                failures = 0
-            if rho < 0.25:
-                shrink_from = radius if step.step_norm == 0.0 else min(radius, step.step_norm)
-                radius = 0.25 * shrink_from
-            elif rho > 0.75 and step.tr_limited:
-                radius = min(_EXPAND * radius, max_trust_radius)
-            if radius < 1e-10 and radius < _EPS * max(1.0, math.sqrt(float(np.dot(run.x, run.x)))):
-                return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
-            stop = run.end_of_iteration(
-                f=run.f, pgnorm=pgnorm, trust_radius=radius, cg_iterations=step.n_products,
-                rho=rho if math.isfinite(rho) else None, n_active=int(np.count_nonzero(run.extra["active_mask"])),
-                njev=oracle.njev, accepted=accepted,
-            )
-            if stop:
-                return Status.CALLBACK
+    def record(self, run) -> float:
+        """The result keys ``pgnorm`` and ``active_mask`` (as `scipy.optimize.least_squares`: -1 at
+        a lower bound, 1 at an upper bound, 0 free) of the current point; returns ``pgnorm``."""
+        pgnorm = self.measure(run.x, run.g)
+        run.extra["pgnorm"] = pgnorm
+        run.extra["active_mask"] = np.where(run.x <= self.lower, -1, np.where(run.x >= self.upper, 1, 0))
+        return pgnorm
 
-    return body
+    def step(self, run, radius, measure) -> TrialStep:
+        run.backend.linearize(run.x, run.g)
+        pg = projected_gradient(run.x, run.g, self.lower, self.upper)
+        tol = max(self.forcing(_norm(pg)), _GTOL_FRACTION * self.gtol)
+        return bounded_step(run.x, run.g, self.lower, self.upper, run.backend, radius, tol, self.cg_maxiter)
 
+    def escape(self, run, direction, curvature, radius) -> TrialStep:
+        """Along `direction` (nonzero only on free variables) to the trust-region boundary or the
+        box, whichever comes first."""
+        x, lower, upper = run.x, self.lower, self.upper
+        t = min(radius, feasible_step(x, direction, lower, upper))
+        xs = np.clip(x + t * direction, lower, upper)
+        if t < radius:
+            _snap(xs, lower, upper, _blocking(x, direction, lower, upper, t))
+        s = xs - x
+        predicted = -(float(np.dot(run.g, s)) + 0.5 * curvature * t * t)
+        return TrialStep(xs, _norm(s), predicted, 0, t >= radius, False)
 
-def _value_or_nan(run, x) -> float:
-    try:
-        value = run.oracle.value(x)
-    except OracleError as err:
-        run.extra["exception"] = err.__cause__
-        return math.nan
-    run.extra.pop("exception", None)
-    return value
+    def free(self, x):
+        """The free variables, strictly between their bounds: the face the curvature check covers."""
+        return np.flatnonzero((x > self.lower) & (x < self.upper))
 
+    @staticmethod
+    def shrink(radius, step_norm) -> float:
+        """A quarter of ``min(radius, ||s||)`` (of the radius when there was no step).
 
-def _gradient_or_none(run, x):
-    try:
-        g = run.oracle.gradient(x)
-    except OracleError as err:
-        run.extra["exception"] = err.__cause__
-        return None
-    run.extra.pop("exception", None)
-    return g if np.isfinite(g).all() else None
+        Unlike the unconstrained rule (a quarter of the radius), because a step cut short by the
+        box -- by the first breakpoint of the Cauchy search, a projected search or a bound that CG
+        ran into -- can be far shorter than the radius and does not change when the radius
+        shrinks to a size it still fits in: the same rejected step would be computed again.
+        """
+        return 0.25 * (radius if step_norm == 0.0 else min(radius, step_norm))
 
-
-# --------------------------------------------------------------------------- options and wiring
-
-
-def _count(name, value, default):
-    if value is None:
-        return default
-    if int(value) != value or value < 1:
-        raise ValueError(f"option `{name}` must be a positive integer; got {value!r}")
-    return int(value)
+    def progress(self, run, measure) -> dict:
+        return {"pgnorm": measure, "n_active": int(np.count_nonzero(run.extra["active_mask"]))}
 
 
 class BoundedBody:
-    """The solver body of ``trust_bounded``: unbounded when called as it is,
-    bounded through `with_bounds` (what `minimize` does when given `bounds`)."""
+    """The solver body of ``method='trust-bounds'`` (see `curvopt._registry.trust_bounds`):
+    unbounded when called as it is, bounded through `with_bounds` (what `minimize` does).
 
-    def __init__(self, **params):
-        self.params = params
+    Parameters are those of `curvopt.trust_region._loop.trust_region_body`, plus `cg_maxiter`,
+    `verify` (see `curvopt._verify.Verifier`) and `forcing` (see `Box`).
+    """
+
+    def __init__(self, *, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter, verify="auto",
+                 forcing=forcing_tolerance):
+        Verifier(verify, 1)  # checks the option
+        self.loop = dict(gtol=gtol, maxiter=maxiter, initial_trust_radius=initial_trust_radius,
+                         max_trust_radius=max_trust_radius, eta=eta)
+        self.cg_maxiter = cg_maxiter
+        self.verify = verify
+        self.forcing = forcing
 
     def with_bounds(self, lower, upper):
-        """The body for the box ``lower <= x <= upper``."""
-        return bounded_trust_region_body(lower=lower, upper=upper, **self.params)
+        """The body for the box ``lower <= x <= upper`` (arrays, ``-inf``/``inf`` where unbounded)."""
+        box = Box(lower, upper, gtol=self.loop["gtol"], cg_maxiter=self.cg_maxiter, forcing=self.forcing)
+        # under 'auto', gradient calls go to the check only where it is needed (see the module docstring)
+        verifier = Verifier(self.verify, box.lower.size, auto_budget=0.0)
+        return trust_region_body(box, verifier=verifier, **self.loop)
 
     def __call__(self, run):
         n = run.x.size
         return self.with_bounds(np.full(n, -np.inf), np.full(n, np.inf))(run)
 
 
-def trust_bounded(n, *, gtol=1e-5, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
-                  cg_maxiter=None):
-    """Options of the projected trust-region Newton method (TRON-style, bound constraints).
-
-    gtol : float
-        Stop when ``||P[x - g] - x||_inf <= gtol``: scipy L-BFGS-B's ``pgtol``
-        test and default (1e-5), so that results compare with L-BFGS-B's.
-    maxiter : int
-        Iterations (trust-region subproblems), default ``200 n``.
-    initial_trust_radius, max_trust_radius, eta : float
-        scipy's trust-region parameters (1, 1000, 0.15); see
-        `curvopt.trust_region.bounded` for the radius rules.
-    cg_maxiter : int
-        Cap on CG products per subproblem over all its faces, default
-        ``max(20, 2 n)`` (the Cauchy-point and projected-search products
-        come on top).
-
-    Returns
-    -------
-    BoundedBody
-        A solver body; ``body.with_bounds(lower, upper)`` gives the bounded one.
-    """
-    if not gtol >= 0:
-        raise ValueError(f"option `gtol` must be a number >= 0; got {gtol!r}")
-    if not 0 <= eta < 0.25:
-        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
-    if not 0 < initial_trust_radius <= max_trust_radius:
-        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
-                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
-    return BoundedBody(
-        gtol=gtol,
-        maxiter=_count("maxiter", maxiter, 200 * n),
-        initial_trust_radius=float(initial_trust_radius),
-        max_trust_radius=float(max_trust_radius),
-        eta=eta,
-        cg_maxiter=_count("cg_maxiter", cg_maxiter, max(20, 2 * n)),
-    )
+# --------------------------------------------------------------------------- wiring
 
 
 def minimize_bounded(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=None, callback=None,
-                     options=None, *, make_body=trust_bounded, disp=False, return_all=False,
-                     max_grad_calls=None, hvp_eps=None, stacklevel=2):
-    """Minimize `fun` over a box with the projected trust-region Newton method.
+                     options=None, *, disp=False, return_all=False, max_grad_calls=None, hvp_eps=None,
+                     stacklevel=2):
+    """``curvopt.minimize(..., method='trust-bounds', bounds=bounds)``, with the options every
+    curvopt method takes as keywords.
 
-    The wiring `curvopt.minimize` uses when given `bounds` (the arguments are
-    those of `minimize`; `options` are `trust_bounded`'s, already checked):
-    the bounds are parsed, x0 is clipped into the box (with an
+    `minimize` parses the bounds (`as_bounds`), clips x0 into the box (with an
     `OptimizeWarning` when it was outside, as scipy's Nelder-Mead does; scipy's
-    L-BFGS-B clips silently), and finite-difference gradients and products
-    are made to stay inside the box.
+    L-BFGS-B clips silently), and makes finite-difference gradients
+    (`box_oracle`) and products (`curvopt.hvp.bounded.bounded_backend`) stay
+    inside the box.
 
     Parameters
     ----------
@@ -792,11 +724,13 @@ def minimize_bounded(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=N
     bounds : `scipy.optimize.Bounds` or sequence of (low, high), optional
         See `as_bounds`; None means unbounded.
     options : dict, optional
-        Keyword arguments of `make_body`.
-    make_body : callable
-        ``make_body(n, **options)`` returning a `BoundedBody`.
+        Options of ``'trust-bounds'`` (`curvopt._registry.trust_bounds`); they
+        take precedence over the keywords below.
     disp, return_all, max_grad_calls, hvp_eps :
         The options every curvopt method takes.
+    stacklevel : int
+        The line user-facing warnings point at, counted from
+        `minimize_bounded`: 1 its own line, 2 (default) the line calling it.
 
     Returns
     -------
@@ -812,19 +746,9 @@ def minimize_bounded(fun, x0, args=(), jac=None, hess=None, hessp=None, bounds=N
     >>> bool(res.success), res.active_mask.tolist()
     (True, [1, 0, 0, 0])
     """
-    if not isinstance(args, tuple):
-        args = (args,)
-    x0 = as_point(x0)
-    n = x0.size
-    if bounds is None:
-        lower, upper = np.full(n, -np.inf), np.full(n, np.inf)
-    else:
-        lower, upper = as_bounds(bounds, n)
-    x0 = clip_start(x0, lower, upper, stacklevel=stacklevel)
-    oracle = box_oracle(make_oracle(fun, x0, jac, args, max_grad_calls, stacklevel=stacklevel + 1), lower, upper)
-    backend = bounded_backend(make_backend(oracle, fun, args, x0, hess, hessp, hvp_eps), lower, upper)
-    body = make_body(n, **(options or {})).with_bounds(lower, upper)
-    f0, g0 = check_initial_point(oracle, x0)
-    run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=disp, return_all=return_all,
-              columns=BOUNDED_COLUMNS)
-    return execute(body, run)
+    from .. import _minimize, _registry  # they import this module
+
+    common = {"disp": disp, "return_all": return_all, "max_grad_calls": max_grad_calls, "hvp_eps": hvp_eps}
+    return _minimize.run_method(_registry.METHODS["trust-bounds"], fun, x0, args, jac, hess, hessp, bounds,
+                                constraints=(), tol=None, callback=callback, options={**common, **(options or {})},
+                                stacklevel=stacklevel)
