@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from ._result import Status
+
 __all__ = ["CurvatureCheck", "Verifier"]
 
 # Negative curvature counts when the Ritz value is below -_RELATIVE * ||H||: far
@@ -199,3 +201,17 @@ class Verifier:
         self.escapes += 1
         v = check.direction
         return -v if float(np.dot(run.g, v)) > 0 else v
+
+    def at_stationary_point(self, run, free=None):
+        """What a solver does where its gradient test holds.
+
+        Returns the `Status` to stop with (success, or a saddle that could not
+        be left), or ``(direction, curvature)``: a unit downhill direction of
+        negative curvature and the curvature along it, to step off a saddle by.
+        """
+        check = self.check(run, free)
+        direction = self.escape_direction(run, check)
+        if direction is not None:
+            return direction, check.min_curvature
+        saddle = check is not None and check.is_local_minimum is False
+        return Status.SADDLE_POINT if saddle else Status.SUCCESS

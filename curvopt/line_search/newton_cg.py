@@ -26,6 +26,7 @@ import numpy as np
 
 from .._oracle import OracleError
 from .._result import Status
+from .._verify import Verifier
 from .._validation import norm as _norm
 from ..trust_region._loop import forcing_tolerance
 from ..trust_region.steihaug import solve as truncated_cg
@@ -49,18 +50,17 @@ _F_RESOLUTION = 100 * _EPS  # as in the trust-region loop
 
 def newton_cg_body(*, gtol, maxiter, cg_maxiter, c1=_ARMIJO_C1, verifier=None):
     """A solver body (see `curvopt._run`) for line-search Newton-CG."""
+    verifier = Verifier(False, 1) if verifier is None else verifier
 
     def body(run):
         oracle, backend = run.oracle, run.backend
         while True:
             gnorm = run.gnorm
             if gnorm <= gtol:
-                check = None if verifier is None else verifier.check(run)
-                direction = None if check is None else verifier.escape_direction(run, check)
-                if direction is None:
-                    return Status.SADDLE_POINT if check is not None and check.is_local_minimum is False \
-                        else Status.SUCCESS
-                if not _leave_saddle(run, oracle, direction, check.min_curvature):
+                outcome = verifier.at_stationary_point(run)
+                if isinstance(outcome, Status):
+                    return outcome
+                if not _leave_saddle(run, oracle, *outcome):
                     return Status.SADDLE_POINT
                 run.nit += 1
                 if run.end_of_iteration(f=run.f, gnorm=run.gnorm, njev=oracle.njev):

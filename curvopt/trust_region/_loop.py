@@ -57,6 +57,7 @@ import numpy as np
 from .._oracle import OracleError
 from .._result import Status
 from .._validation import norm as _norm
+from .._verify import Verifier
 from .steihaug import StopReason
 
 __all__ = ["trust_region_body", "Unconstrained", "TrialStep", "TRUST_REGION_COLUMNS", "forcing_tolerance"]
@@ -161,6 +162,7 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
     coordinates ``feasible.free(x)``, and at a saddle supplies the direction
     to leave it by.
     """
+    verifier = Verifier(False, 1) if verifier is None else verifier
 
     def body(run):
         feasible.start(run)
@@ -170,12 +172,10 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
         measure = feasible.record(run)
         while True:
             if measure <= gtol:
-                check = None if verifier is None else verifier.check(run, feasible.free(run.x))
-                direction = None if check is None else verifier.escape_direction(run, check)
-                if direction is None:
-                    return Status.SADDLE_POINT if check is not None and check.is_local_minimum is False \
-                        else Status.SUCCESS
-                trial = feasible.escape(run, direction, check.min_curvature, radius)
+                outcome = verifier.at_stationary_point(run, feasible.free(run.x))
+                if isinstance(outcome, Status):
+                    return outcome
+                trial = feasible.escape(run, *outcome, radius)
             elif run.nit >= maxiter:
                 return Status.MAXITER
             else:
