@@ -27,3 +27,14 @@ def test_quickstart_compares_with_scipy():
     ours = rows["curvopt trust-ncg (gradient only)"]
     assert ours.success and np.allclose(ours.x, 1.0, atol=1e-5)  # the known minimizer
     assert rows["scipy L-BFGS-B (gradient only)"].success
+
+
+def test_readme_snippets_run():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in readme.split("```python")[1:]]
+    assert blocks, "the README has a Python example"
+    for block in blocks:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {})
+        assert out.getvalue().startswith("True")  # the example prints res.success first
