@@ -20,6 +20,7 @@ from .eigen import (
     spectral_density,
 )
 from .hvp import HessianOperator
+from .saddle import find_saddle
 from .stats import CovarianceWarning, covariance, hess_inv, standard_errors
 
 __version__ = "0.1.0.dev0"
@@ -29,6 +30,7 @@ __all__ = [
     "OptimizeResult",
     "Status",
     "HessianOperator",
+    "find_saddle",
     "eigenmodes",
     "power_iteration",
     "inverse_iteration",
