@@ -57,6 +57,21 @@ def stationarity(method, x, g):
     return float(np.linalg.norm(g))
 
 
+# trust-lbfgs (issue 4, in progress) uses no Hessian-vector products in its steps: at gtol 1e-9 its
+# limited-memory model stalls on these (radius floor or iteration limit, never a false success; on
+# extended_powell_12 it converges 1.3e-3 from scipy's point of a singular minimum). The planned hybrid
+# buys Newton-CG steps there. Strict, so that the fix shows.
+QUASI_NEWTON_LIMITS = {
+    "powell_badly_scaled", "brown_badly_scaled", "osborne_2", "watson_9", "extended_powell_12",
+}
+
+
+def known_limit(request, problem, method, hessp):
+    if method == "trust-lbfgs" and (problem.name in QUASI_NEWTON_LIMITS or (
+            problem.name == "biggs_exp6" and hessp is not None)):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="limited-memory model stalls at gtol 1e-9"))
+
+
 def check_against_scipy(problem, method, hessp):
     ref = reference(problem)
     res = curvopt.minimize(problem.fun, problem.x0, jac=problem.jac, hessp=hessp, method=method,
@@ -78,7 +93,8 @@ def check_against_scipy(problem, method, hessp):
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.name)
-def test_exact_products_match_scipy(problem, method):
+def test_exact_products_match_scipy(problem, method, request):
+    known_limit(request, problem, method, problem.hessp)
     check_against_scipy(problem, method, problem.hessp)
 
 
@@ -87,6 +103,7 @@ def test_exact_products_match_scipy(problem, method):
 def test_gradient_only_matches_scipy(problem, method, request):
     if (problem.name, method) in FORWARD_DIFFERENCE_LIMITS:
         request.applymarker(pytest.mark.xfail(strict=True, reason="forward-difference error above gtol"))
+    known_limit(request, problem, method, None)
     check_against_scipy(problem, method, None)
 
 

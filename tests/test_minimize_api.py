@@ -184,7 +184,7 @@ def test_callback_intermediate_result_protocol():
 
 
 # scipy's method of the same kind: for the bounded method, scipy's bounded default
-SCIPY_COUNTERPART = {"trust-bounds": "L-BFGS-B"}
+SCIPY_COUNTERPART = {"trust-bounds": "L-BFGS-B", "trust-lbfgs": "L-BFGS-B"}
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
