@@ -182,7 +182,9 @@ def _check_unsupported(spec, bounds, constraints):
             + (", ".join(map(repr, which)) + " and by " if which else "")
             + "scipy's 'L-BFGS-B', 'TNC', 'SLSQP', 'Powell', 'Nelder-Mead' and 'trust-constr'"
         )
-    if constraints is not None and len(constraints) > 0 if isinstance(constraints, (list, tuple)) else constraints:
+    # scipy's default is an empty tuple; a single constraint may be a dict or a constraint object
+    given = len(constraints) > 0 if isinstance(constraints, (list, tuple)) else constraints is not None
+    if given:
         raise ValueError(
             f"method {spec.name!r} does not take `constraints`; use scipy's 'SLSQP', 'COBYLA', "
             "'COBYQA' or 'trust-constr'"
