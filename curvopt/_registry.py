@@ -43,14 +43,18 @@ def _count(name, value, default):
     return int(value)
 
 
-def _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter):
-    """The options every trust-region method takes, checked: the loop's keywords, and `cg_maxiter`."""
+def _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius):
     _nonnegative("gtol", gtol)
     if not 0 <= eta < 0.25:
         raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
     if not 0 < initial_trust_radius <= max_trust_radius:
         raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
                          f"got {initial_trust_radius!r} and {max_trust_radius!r}")
+
+
+def _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter):
+    """The options every trust-region method takes, checked: the loop's keywords, and `cg_maxiter`."""
+    _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius)
     loop = dict(gtol=gtol, maxiter=_count("maxiter", maxiter, 200 * n),
                 initial_trust_radius=float(initial_trust_radius), max_trust_radius=float(max_trust_radius), eta=eta)
     return loop, _count("cg_maxiter", cg_maxiter, max(20, 2 * n))
@@ -201,12 +205,7 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
         The curvature check where the gradient test holds (see `trust_ncg`);
         it uses the run's Hessian-vector products (finite differences by default).
     """
-    _nonnegative("gtol", gtol)
-    if not 0 <= eta < 0.25:
-        raise ValueError(f"option `eta` must be in [0, 0.25); got {eta!r}")
-    if not 0 < initial_trust_radius <= max_trust_radius:
-        raise ValueError("options must satisfy 0 < initial_trust_radius <= max_trust_radius; "
-                         f"got {initial_trust_radius!r} and {max_trust_radius!r}")
+    _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius)
     if model not in ("bfgs", "sr1"):
         raise ValueError(f"option `model` must be 'bfgs' or 'sr1'; got {model!r}")
     if measure is not None and not callable(measure):

@@ -57,10 +57,10 @@ import math
 
 import numpy as np
 
-from .._oracle import OracleError
 from .._result import Status
 from .._validation import norm as _norm
 from .._verify import Verifier
+from ._loop import _gradient_or_none, _value_or_nan
 
 __all__ = ["CompactModel", "solve_subproblem", "trust_lbfgs_body", "TRUST_LBFGS_COLUMNS"]
 
@@ -366,23 +366,3 @@ def trust_lbfgs_body(*, gtol, maxiter, memory, kind, initial_trust_radius, max_t
                 return Status.CALLBACK
 
     return body
-
-
-def _value_or_nan(run, x) -> float:
-    try:
-        value = run.oracle.value(x)
-    except OracleError as err:
-        run.extra["exception"] = err.__cause__
-        return math.nan
-    run.extra.pop("exception", None)
-    return value
-
-
-def _gradient_or_none(run, x):
-    try:
-        g = run.oracle.gradient(x)
-    except OracleError as err:
-        run.extra["exception"] = err.__cause__
-        return None
-    run.extra.pop("exception", None)
-    return g if np.isfinite(g).all() else None
