@@ -76,6 +76,7 @@ class _KrylovSchur:
         self.n_deflate = 0 if D is None else D.shape[0]
         self.locked_theta = np.zeros(0)
         self.locked_res = np.empty((0, self.n))  # true residual rows H y - theta y of the locked vectors
+        self.locked_test = np.zeros(0)
         self.norm_estimate = 0.0
 
     # -- orthogonality
@@ -225,6 +226,8 @@ class _KrylovSchur:
         self.C = Y if self.C is None else np.vstack([self.C, Y])
         self.locked_theta = np.concatenate([self.locked_theta, theta_sel])
         self.locked_res = np.vstack([self.locked_res, R])
+        # the residual norms in the deflated operator when locked (they met the test)
+        self.locked_test = np.concatenate([self.locked_test, np.linalg.norm(S_sel.T @ self.E[p0:p1], axis=1)])
 
     @property
     def locked_vectors(self):
@@ -322,7 +325,14 @@ def _beyond(values, x_pair):
 
 
 def _poly_log_abs(alphas, betas, x_pair):
-    """Smallest ``log|p_m(x)|`` over the thresholds for the chain (alphas, betas); -inf if x is inside."""
+    """Smallest over the thresholds x of ``log sqrt(K_m(x, x))`` for the chain (alphas, betas).
+
+    ``K_m(x, x) = sum_{i <= m} p_i(x)^2`` (the Christoffel-Darboux kernel of
+    the chain's orthonormal polynomials) is the largest ``P(x)^2`` over
+    polynomials of degree <= m with ``||P(B) u|| = 1``, so every eigenvector
+    beyond x has weight at most ``1 / K_m(x, x)`` in ``u``.  Returns -inf if a
+    Ritz value of the chain lies beyond x (the bound needs x outside them).
+    """
     m = alphas.size
     if m == 0:
         return 0.0
@@ -335,8 +345,17 @@ def _poly_log_abs(alphas, betas, x_pair):
         return np.inf  # invariant subspace: the probe has no weight outside it
     out = np.inf
     for x in x_pair:
-        if x is not None:
-            out = min(out, float(np.sum(np.log(np.abs(rho - x))) - np.sum(np.log(betas[:m]))))
+        if x is None:
+            continue
+        log_scale, p_prev, p, total = 0.0, 0.0, 1.0, 1.0
+        for i in range(m):
+            p_next = ((x - alphas[i]) * p - (betas[i - 1] * p_prev if i else 0.0)) / betas[i]
+            p_prev, p = p, p_next
+            total += p * p
+            if abs(p) > 1e100:
+                p_prev, p, total = p_prev * 1e-100, p * 1e-100, total * 1e-200
+                log_scale += 100 * math.log(10.0)
+        out = min(out, log_scale + 0.5 * math.log(total))
     return out
 
 
@@ -404,21 +423,23 @@ class _Run:
 
     Phases: *converge* -- thick-restart Lanczos, expanding the residual
     directions that carry the residuals of the unconverged wanted pairs --
-    and, once all wanted pairs have converged, *probe* -- a Lanczos chain
-    from a random vector in the complement of the basis, which either
-    certifies that nothing was missed or finds a Ritz value beyond the wanted
-    ones.  Then the converged wanted pairs are locked, the rest of the old
-    basis is dropped, and the chain becomes the basis of a new converge
-    phase.
+    and, once all wanted pairs have converged, *probe*: the converged pairs
+    are locked, the rest of the basis is dropped, and a Lanczos chain from a
+    random vector in the complement of the locked vectors either certifies
+    that nothing was missed or finds a Ritz value beyond the wanted ones;
+    the chain then becomes the basis of a new converge phase.
     """
 
     def __init__(self, ks, k, k_total, which, tol, scale, ncv, maxiter, b, check_degeneracy, n_eff):
         self.ks, self.k, self.k_total, self.which = ks, k, k_total, which
         self.tol, self.scale, self.ncv, self.maxiter, self.b = tol, scale, ncv, maxiter, b
-        self.check_degeneracy, self.n_eff = check_degeneracy, n_eff
+        self.n_eff = n_eff
+        if check_degeneracy is True:
+            self.check_degeneracy, self.miss_probability = True, _MISS_PROBABILITY
+        else:
+            self.check_degeneracy, self.miss_probability = bool(check_degeneracy), float(check_degeneracy or 0.0)
         self.nit = 0
         self.probe = None
-        self.clean_probes = False  # becomes True after a probe has found something
 
     def analyse(self):
         """Ritz pairs of the basis, merged with the locked ones; the wanted set and its stopping test."""
@@ -439,7 +460,7 @@ class _Run:
             self.chain_theta = theta if pr is not None else np.zeros(0)
         nl = ks.locked_theta.size
         theta_u = np.concatenate([theta, ks.locked_theta])
-        res_u = np.concatenate([res, np.linalg.norm(ks.locked_res, axis=1)]) if nl else res
+        res_u = np.concatenate([res, ks.locked_test]) if nl else res
         order, nw = _order(theta_u, self.which, self.k)
         w_u = order[:nw]
         tau_u = _threshold(theta_u[w_u], self.scale, ks.norm_estimate, self.tol)
@@ -481,27 +502,20 @@ class _Run:
         ks.drop_rows(pr["start"], range(ks.F.shape[0]))
 
     def start_probe(self):
-        """Start a probe chain from a random vector orthogonal to everything kept.
+        """Lock the converged pairs, drop the rest of the basis, and start a probe chain from a
+        random vector in the complement of the locked vectors.
 
-        The first probe keeps the basis (the Krylov space of the start vector
-        is orthogonal to a missed copy of a degenerate eigenvalue, and its
-        other Ritz vectors deflate the probe's operator, which shortens the
-        check).  After a probe has found something the basis holds parts of
-        the remaining copies, so later probes start clean: the converged
-        wanted pairs are locked and everything else is dropped.
+        Everything else is dropped because a basis grown over many steps
+        holds parts of a missed copy (rounding errors along it are amplified
+        like the copy that was found): a missed vector must be an exact
+        eigenvector of the probe's operator for the check to hold.  Converged
+        neighbours are locked too: they are nearly free of missed vectors and
+        deflating them speeds up the check.
         """
         ks = self.ks
-        if self.clean_probes:
-            self.lock_wanted(0, ks.j)
-            ks.restart_block(0, ks.j, np.zeros((ks.j, 0)), np.zeros(0))
-            ks.drop_rows(0, [])
-        elif self.ncv - ks.j < max(self.b + 1, (self.ncv - self.k_total) // 2):
-            order, nw = _order(self.theta, self.which, self.k)
-            nkeep = min(nw + max((self.ncv - nw) // 2, 0), ks.j)
-            if nkeep < ks.j:
-                keep = np.sort(order[:nkeep])
-                ks.restart_block(0, ks.j, self.S[:, keep], self.theta[keep])
-                self.nit += 1
+        self.lock_wanted(0, ks.j)
+        ks.restart_block(0, ks.j, np.zeros((ks.j, 0)), np.zeros(0))
+        ks.drop_rows(0, [])
         rows = ks.add_random(min(self.b, self.free_space()))
         if not rows:
             return False
@@ -515,8 +529,12 @@ class _Run:
         return True
 
     def lock_wanted(self, p0, p1):
-        """Lock the converged Ritz pairs of basis rows p0:p1 (a block decoupled from the rest)
-        that are wanted or tie with the last wanted one."""
+        """Lock the Ritz pairs of basis rows p0:p1 (a block decoupled from the rest) that meet the
+        stopping test: wanted ones, ties and converged neighbours alike.
+
+        Returns the Ritz values and vectors of the block and a mask of the wanted (or tied)
+        pairs left unlocked.
+        """
         ks = self.ks
         theta, S, res = ks.ritz(p0, p1)
         theta_u = np.concatenate([theta, ks.locked_theta])
@@ -527,22 +545,24 @@ class _Run:
         cand = np.zeros(theta.size, dtype=bool)
         cand[[i for i in w if i < theta.size]] = True
         cand |= _beyond(theta, x_tie)
-        tau = _threshold(theta, self.scale, ks.norm_estimate, self.tol)
-        sel = np.flatnonzero(cand & (res <= tau))
+        tight = res <= _threshold(theta, self.scale, ks.norm_estimate, self.tol)
+        sel = np.flatnonzero(tight)
         if sel.size:
             ks.lock(p0, p1, S[:, sel], theta[sel])
+        return theta, S, cand & ~tight
 
     def promote_chain(self):
         """The probe found a Ritz value beyond the wanted ones: lock the basis' converged
-        wanted pairs, drop the rest of the basis and go on with the chain as the basis."""
+        pairs, keep its unconverged wanted ones, drop the rest of the basis and go on with
+        the chain as part of the basis."""
         ks, pr = self.ks, self.probe
         p0 = pr["start"]
         if p0 > 0:
-            self.lock_wanted(0, p0)
+            theta, S, loose = self.lock_wanted(0, p0)
+            keep = np.flatnonzero(loose)
             # the chain is orthogonal to the dropped rows and H maps it to no component along them
-            ks.restart_block(0, p0, np.zeros((p0, 0)), np.zeros(0))
+            ks.restart_block(0, p0, S[:, keep], theta[keep])
         self.probe = None
-        self.clean_probes = True
 
     def run(self):
         ks = self.ks
@@ -571,17 +591,16 @@ class _Run:
                 pr["rows"] = new_rows
             self.analyse()
             if pr is not None:
-                if np.any(_beyond(self.chain_theta, pr["x_find"])):
+                if np.any(_beyond(self.chain_theta, pr["x_find"])) or not self.all_conv:
+                    # a find (or a chain value among the wanted ones): converge it as part of the basis
                     self.promote_chain()
                     self.analyse()
-                    continue
-                if not self.all_conv:
                     continue
                 L = _chain_log_bounds(ks, pr, pr["x"]) + pr["logb"]
                 n_prime = max(self.n_eff - pr["start"] - ks.locked_theta.size, 1)
                 log_pref = 0.5 * math.log(2.0 * n_prime / math.pi)
                 log_miss = float(np.sum(np.minimum(log_pref - L, 0.0)))
-                if log_miss <= math.log(_MISS_PROBABILITY) or not pr["rows"]:
+                if log_miss <= math.log(self.miss_probability) or not pr["rows"]:
                     return True, "All eigenpairs converged; no missed eigenvalue found."
                 continue
             if not self.all_conv:
@@ -680,7 +699,8 @@ def eigenmodes(
     tol : float
         Stopping test for each pair: ``||H v - theta v|| <= tol * max(|theta|, scale)``.
     maxiter : int, optional
-        Maximum number of restarts (default ``max(100, n)``).
+        Maximum number of restarts (default ``max(100, 10 n)``, eigsh's
+        default).
     v0 : ndarray, shape (n,) or (n, block_size), optional
         Start vector (block); random by default.
     deflate : ndarray, shape (n, m), optional
@@ -708,11 +728,12 @@ def eigenmodes(
         when ``n > 312500`` to keep the basis under about 200 MB; at most the
         dimension of the problem.  A larger basis means fewer restarts and
         fewer products on hard (clustered) spectra at ``O(n ncv)`` memory.
-    check_degeneracy : bool
+    check_degeneracy : bool or float
         After all pairs have converged, probe the complement of the basis with
         a random vector until the probability that a missed copy of a
         degenerate eigenvalue (or any missed eigenvalue beyond the ones found)
-        survives is below 1e-3 (see Notes).  Default True.
+        survives is below 1e-3, or below the given float in (0, 1); False
+        skips the check (see Notes).  Default True.
 
     Returns
     -------
@@ -746,36 +767,36 @@ def eigenmodes(
 
     **Degenerate eigenvalues.** A single Krylov sequence holds one vector of
     each eigenspace, so from one start vector Lanczos (and eigsh) finds one
-    copy of a multiple eigenvalue (others only emerge, slowly, from
-    rounding).  When the basis becomes an invariant subspace a random
-    direction is added.  Once all wanted pairs have converged, a random probe
-    ``u`` orthogonal to the basis starts a Lanczos chain on the operator
-    ``B`` compressed to the complement of the basis, in which a missed copy
-    is an eigenvector.  With ``p_m`` the chain's orthonormal polynomial,
-    ``||p_m(B) u|| = 1`` bounds the weight of ``u`` on every eigenvector
-    beyond a threshold ``x`` by ``1 / p_m(x)**2`` (all chain Ritz values on
-    the near side of ``x``), and a random ``u`` in dimension ``n'`` puts a
-    weight below ``t`` on a given vector with probability about
-    ``sqrt(2 n' t / pi)``.  The chain runs until that probability is below
-    1e-3 (it continues from its residual when the basis is full: the bounds
-    multiply).  ``x`` lies beyond the cluster of the last wanted value by
-    ``max(tau, sqrt(tol) |theta|, gap / 2)`` (``tau`` its tolerance, ``gap``
-    the distance to the next wanted value), so a missed copy of any other
-    wanted value is caught while a copy of the last one beyond the ``k``
-    asked for (which changes nothing) does not stall the check.  If instead
-    the chain finds a Ritz value beyond the wanted ones by more than their
-    tolerance, the converged wanted pairs are locked (kept as exact
-    constraints, their residuals stored), the rest of the basis is dropped,
-    the chain is converged as the new basis, and later probes start from a
-    clean basis (locked pairs only), so that partly converged copies left in
-    a basis cannot hide.  Returned pairs come from a final Rayleigh-Ritz over
-    the locked and active vectors with their exact residuals.  The check
-    costs typically 10-25 products on a problem without degeneracy; a
-    ``q``-fold eigenvalue costs about ``q`` times the products of one copy.
-    Turn it off with ``check_degeneracy=False`` when the spectrum is known to
-    be simple.  The guarantee is probabilistic and about the threshold above;
-    like every Krylov method, no bound on the spectrum below a wanted value
-    is claimed beyond it.
+    copy of a multiple eigenvalue; others only emerge, slowly, from
+    amplified rounding errors.  When the basis becomes an invariant subspace
+    a random direction is added.  Once all wanted pairs have converged, every
+    converged Ritz pair (wanted ones and converged neighbours) is *locked*
+    -- kept as a constraint, with its exact residual stored -- and the rest
+    of the basis is dropped: a basis grown over many steps holds parts of a
+    missed copy, which would hide it.  A random probe ``u`` orthogonal to the
+    locked vectors then starts a Lanczos chain on the compressed operator
+    ``B``, of which a missed copy is an eigenvector.  With ``p_i`` the
+    chain's orthonormal polynomials, ``||P(B) u|| = 1`` bounds the weight of
+    ``u`` on every eigenvector beyond a threshold ``x`` by
+    ``1 / sum_{i<=m} p_i(x)**2`` (all chain Ritz values on the near side of
+    ``x``), and a random ``u`` in dimension ``n'`` puts a weight below ``t``
+    on a given vector with probability about ``sqrt(2 n' t / pi)``.  The
+    chain runs until that probability is below 1e-3 (it continues from its
+    residual when the basis is full: the bounds multiply).  ``x`` lies beyond
+    the cluster of the last wanted value by ``max(tau, sqrt(tol) |theta|,
+    gap / 2)`` (``tau`` its tolerance, ``gap`` the distance to the next
+    wanted value), so a missed copy of any other wanted value is caught while
+    a copy of the last one beyond the ``k`` asked for (which changes nothing)
+    cannot stall the check.  If instead the chain finds a Ritz value beyond
+    the wanted ones by more than their tolerance, it becomes the basis of a
+    new converge phase, and a new probe follows.  Returned pairs come from a
+    final Rayleigh-Ritz over the locked and active vectors, with exact
+    residuals.  The check costs typically 10-40 products on a problem without
+    degeneracy; a ``q``-fold eigenvalue costs about ``q`` times the products
+    of one copy.  Turn it off with ``check_degeneracy=False`` when the
+    spectrum is known to be simple.  The guarantee is probabilistic and about
+    the threshold above; like every Krylov method, nothing is claimed about
+    eigenvalues a random start vector would miss by chance beyond it.
 
     References
     ----------
@@ -786,9 +807,12 @@ def eigenmodes(
        SIAM J. Matrix Anal. Appl. 23(3), 601-614 (2001).
     .. [3] J. Kuczynski and H. Wozniakowski, "Estimating the largest
        eigenvalue by the power and Lanczos algorithms with a random start",
-       SIAM J. Matrix Anal. Appl. 13(4), 1094-1122 (1992).
+       SIAM J. Matrix Anal. Appl. 13(4), 1094-1122 (1992) (random starts).
     .. [4] R. B. Lehoucq, D. C. Sorensen and C. Yang, ARPACK Users' Guide,
        SIAM (1998), sec. 4.6 (the Ritz estimate stopping test).
+    .. [5] G. H. Golub and G. Meurant, Matrices, Moments and Quadrature with
+       Applications, Princeton (2010), ch. 2 (orthogonal polynomials of the
+       Lanczos chain, Christoffel functions).
 
     Examples
     --------
@@ -821,6 +845,14 @@ def eigenmodes(
     if block_size > n_eff:
         raise ValueError(f"`block_size` = {block_size} exceeds the problem dimension {n_eff}")
     V0 = check_start_block(v0, n, block_size)
+    if not isinstance(check_degeneracy, (bool, np.bool_)):
+        try:
+            p = float(check_degeneracy)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"`check_degeneracy` must be a bool or a probability, got {check_degeneracy!r}") from exc
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"`check_degeneracy` as a probability must lie in (0, 1), got {p!r}")
+        check_degeneracy = p
     if ncv is None:
         # 80 basis vectors, fewer (not below 40) when they would take over 200 MB
         ncv = max(3 * k_total + 10 * block_size, min(80, max(40, 25_000_000 // n)))
@@ -830,7 +862,7 @@ def eigenmodes(
             raise ValueError(f"`ncv` must be at least k + block_size + 1 = {k_total + block_size + 1}, got {ncv}")
     ncv = min(ncv, n_eff)  # the basis cannot exceed the space
     if maxiter is None:
-        maxiter = max(100, n)
+        maxiter = max(100, 10 * n)  # as eigsh
     else:
         maxiter = check_positive_int(maxiter, "maxiter", minimum=0)
     gen = as_generator(rng)
