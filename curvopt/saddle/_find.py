@@ -11,6 +11,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .._oracle import OracleError, check_initial_point, make_oracle
 from .._result import Status
+from .._rigid import rigid_body_basis
 from .._run import Run, execute
 from .._validation import as_finite_vector
 from ..hvp.backends import FiniteDifferenceHVP
@@ -90,21 +91,7 @@ def rigid_body_modes(x):
     x = np.asarray(x, dtype=float).reshape(-1)
     if x.size % 3:
         raise ValueError(f"rigid-body modes need 3-D coordinates (a size divisible by 3); got size {x.size}")
-    X = x.reshape(-1, 3)
-    R = X - X.mean(axis=0)
-    n_atoms = X.shape[0]
-    cols = []
-    for a in range(3):
-        t = np.zeros((n_atoms, 3))
-        t[:, a] = 1.0
-        cols.append(t.reshape(-1))
-    for a in range(3):
-        e = np.zeros(3)
-        e[a] = 1.0
-        cols.append(np.cross(e, R).reshape(-1))
-    M = np.column_stack(cols)
-    U, s, _ = np.linalg.svd(M, full_matrices=False)
-    return np.ascontiguousarray(U[:, s > 1e-8 * s[0]])
+    return np.ascontiguousarray(rigid_body_basis(x.reshape(-1, 3))[0])
 
 
 class _Deflation:
