@@ -129,6 +129,16 @@ def project_out(C: np.ndarray | None, X: np.ndarray) -> np.ndarray:
     return X
 
 
+def project_out_all(x: np.ndarray, *blocks) -> np.ndarray:
+    """Remove from `x` its components along the rows of every block (None or empty
+    blocks skipped), the blocks in turn and the whole sweep twice."""
+    for _ in range(2):
+        for C in blocks:
+            if C is not None and C.shape[0]:
+                x = x - C.T @ (C @ x)
+    return x
+
+
 def check_start_block(v0, n: int, ncols: int, name: str = "v0") -> np.ndarray | None:
     """Validate a start vector (n,) or block (n, b <= ncols); returns an (n, b) array or None."""
     if v0 is None:

@@ -12,6 +12,8 @@ from ._common import (
     check_positive_int,
     check_start_block,
     check_tolerance,
+    project_out,
+    project_out_all,
 )
 from ._result import EigenResult
 
@@ -119,19 +121,8 @@ def inverse_iteration(
     scale = 0.0
     all_converged = True
 
-    def project_deflate(x):
-        if D is not None:
-            for _ in range(2):
-                x = x - D.T @ (D @ x)
-        return x
-
     def project(x):
-        for _ in range(2):
-            if D is not None:
-                x = x - D.T @ (D @ x)
-            if found.shape[0]:
-                x = x - found.T @ (found @ x)
-        return x
+        return project_out_all(x, D, found)
 
     def shifted(x):
         x = project(np.asarray(x).reshape(n))
@@ -167,7 +158,7 @@ def inverse_iteration(
             scale = max(scale, float(np.linalg.norm(w)))
             theta = float(v @ w)
             res = float(np.linalg.norm(w - theta * v))
-            true_res = float(np.linalg.norm(project_deflate(raw) - theta * v))
+            true_res = float(np.linalg.norm(project_out(D, raw) - theta * v))
             rel_res = res / max(abs(theta), scale)
             if res <= tol * max(abs(theta), scale):
                 converged = True

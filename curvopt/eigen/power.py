@@ -11,6 +11,8 @@ from ._common import (
     check_positive_int,
     check_start_block,
     check_tolerance,
+    project_out,
+    project_out_all,
 )
 from ._result import EigenResult
 
@@ -84,19 +86,8 @@ def power_iteration(H, k=1, tol=1e-6, maxiter=1000, deflate=None, v0=None, rng=N
     nit = 0
     all_converged = True
 
-    def project_deflate(x):
-        if D is not None:
-            for _ in range(2):
-                x = x - D.T @ (D @ x)
-        return x
-
     def project(x):
-        for _ in range(2):
-            if D is not None:
-                x = x - D.T @ (D @ x)
-            if found.shape[0]:
-                x = x - found.T @ (found @ x)
-        return x
+        return project_out_all(x, D, found)
 
     for i in range(k):
         v = V0[:, 0].copy() if (i == 0 and V0 is not None) else gen.standard_normal(n)
@@ -115,7 +106,7 @@ def power_iteration(H, k=1, tol=1e-6, maxiter=1000, deflate=None, v0=None, rng=N
             res = float(np.linalg.norm(w - theta * v))
             # reported: the residual of H (deflated by `deflate` only), which also
             # has the small components along the pairs found before
-            true_res = float(np.linalg.norm(project_deflate(raw) - theta * v))
+            true_res = float(np.linalg.norm(project_out(D, raw) - theta * v))
             if res <= tol * abs(theta):
                 converged = True
                 break
