@@ -37,51 +37,16 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize as scipy_minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curvopt.saddle import find_saddle, rigid_body_modes  # noqa: E402
+from curvopt.testing.saddles import lennard_jones, lj7_minimum, muller_brown  # noqa: E402
 
 PUBLISHED = {"Müller-Brown (-0.70, 0.60)": 10, "Müller-Brown (0.15, 0.35)": 9, "LJ7 reference start": 48,
              "Cu adatom, Cu(111) bridge (EMT)": 26}
 
 # ---------------------------------------------------------------- problems
-MB_A = np.array([-200.0, -100.0, -170.0, 15.0])
-MB_a = np.array([-1.0, -1.0, -6.5, 0.7])
-MB_b = np.array([0.0, 0.0, 11.0, 0.6])
-MB_c = np.array([-10.0, -10.0, -6.5, 0.7])
-MB_X0 = np.array([1.0, 0.0, -0.5, -1.0])
-MB_Y0 = np.array([0.0, 0.5, 1.5, 1.0])
-
-
-def muller_brown(p):
-    dx, dy = p[0] - MB_X0, p[1] - MB_Y0
-    e = MB_A * np.exp(MB_a * dx**2 + MB_b * dx * dy + MB_c * dy**2)
-    return float(e.sum()), np.array([(e * (2 * MB_a * dx + MB_b * dy)).sum(), (e * (MB_b * dx + 2 * MB_c * dy)).sum()])
-
-
-def lennard_jones(x):
-    X = x.reshape(-1, 3)
-    n = X.shape[0]
-    d = X[:, None, :] - X[None, :, :]
-    r2 = np.einsum("ijk,ijk->ij", d, d) + np.eye(n)
-    inv6 = 1.0 / r2**3
-    np.fill_diagonal(inv6, 0.0)
-    coef = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2
-    return 2.0 * float(np.sum(inv6 * inv6 - inv6)), np.einsum("ij,ijk->ik", coef, d).reshape(-1)
-
-
-def lj7_minimum():
-    ring = 1.12 / (2 * np.sin(np.pi / 5))
-    angles = np.arange(5) * 2 * np.pi / 5
-    X = np.vstack([np.column_stack([ring * np.cos(angles), ring * np.sin(angles), np.zeros(5)]),
-                   [[0, 0, 0.55], [0, 0, -0.55]]])
-    res = scipy_minimize(lennard_jones, X.reshape(-1), jac=True, method="L-BFGS-B",
-                         options=dict(gtol=1e-8, ftol=0.0, maxiter=10000))
-    return res.x
-
-
 def order_check_lj(x):
     """Negative eigenvalues of the central-difference Hessian after projecting the rigid modes."""
     n = x.size

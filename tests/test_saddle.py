@@ -10,7 +10,6 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from scipy.optimize import minimize as scipy_minimize
 
 from curvopt import Status
 from curvopt.saddle import find_saddle, rigid_body_modes
@@ -18,51 +17,26 @@ from curvopt.saddle import _find as find_module
 from curvopt.saddle._davidson import davidson
 from curvopt.saddle._model import HessianModel
 from curvopt.saddle._step import prfo_step
+from curvopt.testing import saddles
+from curvopt.testing.saddles import (
+    MB_A,
+    MB_X0,
+    MB_Y0,
+    MB_a,
+    MB_b,
+    MB_c,
+    lennard_jones,
+    muller_brown,
+    muller_brown_hessian,
+)
 
 # --------------------------------------------------------------------------- Müller-Brown
-# K. Müller and L. D. Brown, Theor. Chim. Acta 53, 75 (1979): the standard parameters.
-MB_A = np.array([-200.0, -100.0, -170.0, 15.0])
-MB_a = np.array([-1.0, -1.0, -6.5, 0.7])
-MB_b = np.array([0.0, 0.0, 11.0, 0.6])
-MB_c = np.array([-10.0, -10.0, -6.5, 0.7])
-MB_X0 = np.array([1.0, 0.0, -0.5, -1.0])
-MB_Y0 = np.array([0.0, 0.5, 1.5, 1.0])
-
-
-def muller_brown(p):
-    """Energy and gradient (``jac=True`` form)."""
-    dx, dy = p[0] - MB_X0, p[1] - MB_Y0
-    e = MB_A * np.exp(MB_a * dx**2 + MB_b * dx * dy + MB_c * dy**2)
-    return float(e.sum()), np.array([(e * (2 * MB_a * dx + MB_b * dy)).sum(), (e * (MB_b * dx + 2 * MB_c * dy)).sum()])
-
-
-def muller_brown_hessian(p):
-    dx, dy = p[0] - MB_X0, p[1] - MB_Y0
-    e = MB_A * np.exp(MB_a * dx**2 + MB_b * dx * dy + MB_c * dy**2)
-    ux, uy = 2 * MB_a * dx + MB_b * dy, MB_b * dx + 2 * MB_c * dy
-    hxx, hyy, hxy = (e * (ux * ux + 2 * MB_a)).sum(), (e * (uy * uy + 2 * MB_c)).sum(), (e * (ux * uy + MB_b)).sum()
-    return np.array([[hxx, hxy], [hxy, hyy]])
-
-
 def muller_brown_autograd(p):
     dx, dy = p[0] - MB_X0, p[1] - MB_Y0
     return anp.sum(MB_A * anp.exp(MB_a * dx**2 + MB_b * dx * dy + MB_c * dy**2))
 
 
 # --------------------------------------------------------------------------- Lennard-Jones
-def lennard_jones(x):
-    """LJ energy and gradient, epsilon = sigma = 1, no cutoff."""
-    X = x.reshape(-1, 3)
-    n = X.shape[0]
-    d = X[:, None, :] - X[None, :, :]
-    r2 = np.einsum("ijk,ijk->ij", d, d) + np.eye(n)
-    inv6 = 1.0 / r2**3
-    np.fill_diagonal(inv6, 0.0)
-    energy = 2.0 * float(np.sum(inv6 * inv6 - inv6))  # each pair twice: 4/2
-    coef = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2
-    return energy, np.einsum("ij,ijk->ik", coef, d).reshape(-1)
-
-
 def lj_gradient(x):
     return lennard_jones(x)[1]
 
@@ -87,14 +61,9 @@ def internal_eigenvalues(H, x):
 @pytest.fixture(scope="module")
 def lj7_minimum():
     """The pentagonal bipyramid, relaxed with scipy's L-BFGS-B to gtol 1e-8."""
-    ring = 1.12 / (2 * np.sin(np.pi / 5))
-    angles = np.arange(5) * 2 * np.pi / 5
-    X = np.vstack([np.column_stack([ring * np.cos(angles), ring * np.sin(angles), np.zeros(5)]),
-                   [[0, 0, 0.55], [0, 0, -0.55]]])
-    res = scipy_minimize(lennard_jones, X.reshape(-1), jac=True, method="L-BFGS-B",
-                         options=dict(gtol=1e-8, ftol=0.0, maxiter=10000))
-    assert abs(res.fun - (-16.505384)) < 1e-5  # the LJ7 global minimum
-    return res.x
+    x = saddles.lj7_minimum()
+    assert abs(lennard_jones(x)[0] - (-16.505384)) < 1e-5  # the LJ7 global minimum
+    return x
 
 
 LJ_OPTIONS = dict(deflate="rigid-body", trust_norm="atoms")
