@@ -56,6 +56,8 @@ import scipy.sparse.linalg as sla  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curvopt.eigen import eigenmodes  # noqa: E402
+from curvopt.saddle import rigid_body_modes  # noqa: E402
+from curvopt.testing.potentials import lennard_jones  # noqa: E402
 
 K = 6
 TOLS = (1e-3, 1e-6)
@@ -64,21 +66,9 @@ TOLS = (1e-3, 1e-6)
 # --------------------------------------------------------------------------- problems
 
 
-def lj_energy_gradient(x):
-    X = x.reshape(-1, 3)
-    diff = X[:, None, :] - X[None, :, :]
-    r2 = np.einsum("ijk,ijk->ij", diff, diff)
-    np.fill_diagonal(r2, 1.0)
-    inv6 = r2**-3
-    np.fill_diagonal(inv6, 0.0)
-    energy = 2.0 * np.sum(inv6 * inv6 - inv6)
-    coef = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2
-    return energy, np.einsum("ij,ijk->ik", coef, diff).ravel()
-
-
 def relax(x0, gtol):
     res = scipy.optimize.minimize(
-        lj_energy_gradient, x0, jac=True, method="L-BFGS-B", options=dict(gtol=gtol, ftol=1e-16, maxiter=20000)
+        lennard_jones, x0, jac=True, method="L-BFGS-B", options=dict(gtol=gtol, ftol=1e-16, maxiter=20000)
     )
     return res.x
 
@@ -89,19 +79,8 @@ def fd_hessian(x, h=1e-4):
     for i in range(n):
         e = np.zeros(n)
         e[i] = h
-        H[:, i] = (lj_energy_gradient(x + e)[1] - lj_energy_gradient(x - e)[1]) / (2 * h)
+        H[:, i] = (lennard_jones(x + e)[1] - lennard_jones(x - e)[1]) / (2 * h)
     return 0.5 * (H + H.T)
-
-
-def rigid_modes(x):
-    X = x.reshape(-1, 3) - x.reshape(-1, 3).mean(0)
-    B = np.zeros((x.size, 6))
-    for a in range(3):
-        B[a::3, a] = 1.0
-        e = np.zeros(3)
-        e[a] = 1.0
-        B[:, 3 + a] = np.cross(e, X).ravel()
-    return np.linalg.qr(B)[0]
 
 
 def icosahedron():
@@ -142,9 +121,9 @@ def problems():
     out["illcond500"] = (A, None, A, "cond 1e4, logspace")
     X0, how = icosahedron()
     x = relax(X0.ravel(), 1e-10)
-    out["lj13"] = (fd_hessian(x), rigid_modes(x), None, f"E = {lj_energy_gradient(x)[0]:.6f} (start: {how})")
+    out["lj13"] = (fd_hessian(x), rigid_body_modes(x), None, f"E = {lennard_jones(x)[0]:.6f} (start: {how})")
     x = relax(random_sphere(38).ravel(), 1e-8)
-    out["lj38"] = (fd_hessian(x), rigid_modes(x), None, f"E = {lj_energy_gradient(x)[0]:.6f}")
+    out["lj38"] = (fd_hessian(x), rigid_body_modes(x), None, f"E = {lennard_jones(x)[0]:.6f}")
     return out
 
 

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curvopt.saddle import find_saddle, rigid_body_modes  # noqa: E402
-from curvopt.testing.saddles import lennard_jones, lj7_minimum, muller_brown  # noqa: E402
+from curvopt.testing.potentials import lennard_jones, lj7_minimum, muller_brown  # noqa: E402
 
 PUBLISHED = {"Müller-Brown (-0.70, 0.60)": 10, "Müller-Brown (0.15, 0.35)": 9, "LJ7 reference start": 48,
              "Cu adatom, Cu(111) bridge (EMT)": 26}

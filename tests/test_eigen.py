@@ -18,6 +18,8 @@ from curvopt.eigen import (
     power_iteration,
     spectral_density,
 )
+from curvopt.saddle import rigid_body_modes
+from curvopt.testing.potentials import lennard_jones
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -316,20 +318,6 @@ if given is not None:
 # ----------------------------------------------------------------------------- a physical Hessian: LJ13
 
 
-def lj_energy_gradient(x):
-    """Lennard-Jones energy and gradient, epsilon = sigma = 1."""
-    X = x.reshape(-1, 3)
-    diff = X[:, None, :] - X[None, :, :]
-    r2 = np.einsum("ijk,ijk->ij", diff, diff)
-    np.fill_diagonal(r2, 1.0)
-    inv6 = r2**-3
-    np.fill_diagonal(inv6, 0.0)
-    energy = 2.0 * np.sum(inv6 * inv6 - inv6)  # 4 * (sum over pairs) = 2 * (sum over ordered pairs)
-    coef = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2  # (1/r) dE/dr per pair
-    grad = np.einsum("ij,ijk->ik", coef, diff)
-    return energy, grad.ravel()
-
-
 def icosahedron13():
     """A centred 13-atom icosahedron (own construction; ase not needed)."""
     phi = (1 + 5**0.5) / 2
@@ -344,7 +332,7 @@ def icosahedron13():
 
 def relaxed_hessian(X0, h=1e-4):
     res = scipy.optimize.minimize(
-        lj_energy_gradient, X0.ravel(), jac=True, method="L-BFGS-B", options=dict(gtol=1e-10, ftol=1e-15, maxiter=5000)
+        lennard_jones, X0.ravel(), jac=True, method="L-BFGS-B", options=dict(gtol=1e-10, ftol=1e-15, maxiter=5000)
     )
     x = res.x
     n = x.size
@@ -352,19 +340,8 @@ def relaxed_hessian(X0, h=1e-4):
     for i in range(n):
         e = np.zeros(n)
         e[i] = h
-        H[:, i] = (lj_energy_gradient(x + e)[1] - lj_energy_gradient(x - e)[1]) / (2 * h)
+        H[:, i] = (lennard_jones(x + e)[1] - lennard_jones(x - e)[1]) / (2 * h)
     return x, 0.5 * (H + H.T)
-
-
-def rigid_body_modes(x):
-    X = x.reshape(-1, 3) - x.reshape(-1, 3).mean(0)
-    B = np.zeros((x.size, 6))
-    for a in range(3):
-        B[a::3, a] = 1.0
-        e = np.zeros(3)
-        e[a] = 1.0
-        B[:, 3 + a] = np.cross(e, X).ravel()
-    return B
 
 
 @pytest.fixture(scope="module")
@@ -379,14 +356,14 @@ def lj13():
 
 def test_lj_gradient_is_the_derivative_of_the_energy():
     x = icosahedron13().ravel() + np.random.default_rng(0).normal(0, 0.05, 39)
-    g = lj_energy_gradient(x)[1]
-    num = scipy.optimize.approx_fprime(x, lambda z: lj_energy_gradient(z)[0], 1e-7)
+    g = lennard_jones(x)[1]
+    num = scipy.optimize.approx_fprime(x, lambda z: lennard_jones(z)[0], 1e-7)
     np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-5)
 
 
 def test_lj13_minimum_is_the_icosahedron(lj13):
     x, H, B, wc = lj13
-    assert lj_energy_gradient(x)[0] == pytest.approx(-44.326801, abs=1e-5)  # Wales & Doye (1997)
+    assert lennard_jones(x)[0] == pytest.approx(-44.326801, abs=1e-5)  # Wales & Doye (1997)
     # the lowest vibrational eigenvalue is 5-fold degenerate (icosahedral symmetry)
     assert np.ptp(wc[:5]) < 1e-5 * wc[0] and wc[5] - wc[4] > 10
 
@@ -409,8 +386,8 @@ def test_lj13_icosahedron_matches_ase_construction():
     atoms = ase_cluster.Icosahedron("Ar", noshells=2, latticeconstant=2 ** (1 / 6) * np.sqrt(2))
     X = atoms.get_positions()
     X -= X.mean(0)
-    e_ase = scipy.optimize.minimize(lj_energy_gradient, X.ravel(), jac=True, method="L-BFGS-B").fun
-    e_own = scipy.optimize.minimize(lj_energy_gradient, icosahedron13().ravel(), jac=True, method="L-BFGS-B").fun
+    e_ase = scipy.optimize.minimize(lennard_jones, X.ravel(), jac=True, method="L-BFGS-B").fun
+    e_own = scipy.optimize.minimize(lennard_jones, icosahedron13().ravel(), jac=True, method="L-BFGS-B").fun
     assert e_ase == pytest.approx(e_own, abs=1e-5)
 
 

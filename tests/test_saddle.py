@@ -17,8 +17,8 @@ from curvopt.saddle import _find as find_module
 from curvopt.saddle._davidson import davidson
 from curvopt.saddle._model import HessianModel
 from curvopt.saddle._step import prfo_step
-from curvopt.testing import saddles
-from curvopt.testing.saddles import (
+from curvopt.testing import potentials
+from curvopt.testing.potentials import (
     MB_A,
     MB_X0,
     MB_Y0,
@@ -61,7 +61,7 @@ def internal_eigenvalues(H, x):
 @pytest.fixture(scope="module")
 def lj7_minimum():
     """The pentagonal bipyramid, relaxed with scipy's L-BFGS-B to gtol 1e-8."""
-    x = saddles.lj7_minimum()
+    x = potentials.lj7_minimum()
     assert abs(lennard_jones(x)[0] - (-16.505384)) < 1e-5  # the LJ7 global minimum
     return x
 

@@ -1,4 +1,4 @@
-"""Potentials with known saddle points, for tests and benchmarks of `curvopt.find_saddle`.
+"""Potential energy surfaces with known minima and saddle points: Müller-Brown and Lennard-Jones.
 
 References
 ----------
