@@ -8,10 +8,11 @@ import numpy as np
 import scipy.optimize
 
 from . import _registry
-from ._oracle import check_initial_point, is_numba_dispatcher, make_oracle
+from ._oracle import Oracle, check_initial_point, is_numba_dispatcher, make_oracle
 from ._result import OptimizeResult
 from ._run import Run, execute
 from ._validation import as_point
+from .stats import result_hess_inv
 from .hvp._resolve import make_backend
 from .trust_region.bounded import as_bounds, box_oracle, clip_start
 
@@ -92,6 +93,12 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         included.  ``success`` is True only when the stopping test holds.
         'trust-bounds' adds ``pgnorm`` (the final ``||P[x - g] - x||_inf``)
         and ``active_mask`` (-1 at a lower bound, 1 at an upper bound, 0 free).
+        ``hess_inv`` is a `curvopt.stats.InverseHessian` at ``x`` (a
+        LinearOperator, like the ``hess_inv`` of scipy's L-BFGS-B, with
+        ``todense()``): each product is a CG solve on Hessian-vector products
+        of the same gradient source (central differences, or exact ones), so
+        it costs nothing until used and its gradient calls are its own
+        (``hess_inv.hessian.n_grad_calls``), not part of ``njev``.
 
     References
     ----------
@@ -141,16 +148,29 @@ def run_method(spec, fun, x0, args, jac, hess, hessp, bounds, constraints, tol, 
         from .trust_region._compiled import compiled_trust_ncg
 
         solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify")}
-        return compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
-                                  max_grad_calls=common["max_grad_calls"], **solver_options)
+        res = compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
+                                 max_grad_calls=common["max_grad_calls"], **solver_options)
+        oracle, hessp = Oracle(fun, jac, args), hessp if callable(hessp) else None
+    else:
+        box = (lower, upper) if spec.supports_bounds else None
+        res, oracle = _run_python(spec, body, fun, x0, args, jac, hess, hessp, callback, common, box,
+                                  stacklevel=stacklevel + 1)
+    box = (lower, upper) if spec.supports_bounds and bounds is not None else None
+    res["hess_inv"] = result_hess_inv(res.x, oracle, fun, args, hess, hessp, common["hvp_eps"], bounds=box)
+    return res
+
+
+def _run_python(spec, body, fun, x0, args, jac, hess, hessp, callback, common, box, stacklevel):
+    """The run on curvopt's Python loop (every method, every option); returns the result and its oracle.
+    `box` is ``(lower, upper)`` for methods that take bounds, else None."""
     oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=stacklevel + 2)
-    if spec.supports_bounds:
-        oracle = box_oracle(oracle, lower, upper)  # finite-difference gradients stay in the box
+    if box is not None:
+        oracle = box_oracle(oracle, *box)  # finite-difference gradients stay in the box
     backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
     f0, g0 = check_initial_point(oracle, x0)
     run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
               return_all=common["return_all"], columns=spec.columns)
-    return execute(body, run)
+    return execute(body, run), oracle
 
 
 def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):

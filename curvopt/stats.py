@@ -343,6 +343,84 @@ class InverseHessian(LinearOperator):
     def _adjoint(self):
         return self
 
+    def todense(self):
+        """The dense inverse Hessian, one CG solve per column (as scipy's
+        ``LbfgsInvHessProduct.todense``)."""
+        n = self.shape[0]
+        inverse = np.column_stack([self @ e for e in np.eye(n)])
+        return 0.5 * (inverse + inverse.T)
+
+
+class _DeferredHessian(LinearOperator):
+    """The Hessian at the end of a `minimize` run, made from the run's own
+    gradient source at its first product (so that a result whose ``hess_inv``
+    is never used costs nothing).
+
+    Products are central differences of the gradient (two gradient calls
+    each, error O(h^2)) unless the run had exact products (autograd, `hess`,
+    `hessp`); with bounds they stay in the box (`curvopt.hvp.bounded`).  Its
+    gradient calls are its own (``n_grad_calls``), not the run's ``njev``.
+    """
+
+    def __init__(self, x, make):
+        n = x.size
+        super().__init__(dtype=np.float64, shape=(n, n))
+        self.x = x
+        self._make = make
+        self._backend = None
+        self._oracle = None
+
+    def _ready(self):
+        if self._backend is None:
+            self._backend, self._oracle = self._make()
+            self._backend.linearize(self.x)
+        return self._backend
+
+    @property
+    def n_products(self) -> int:
+        return 0 if self._backend is None else self._backend.n_products
+
+    @property
+    def n_grad_calls(self) -> int:
+        return 0 if self._oracle is None else self._oracle.njev
+
+    def _matvec(self, v):
+        from ._oracle import OracleError
+
+        try:
+            return self._ready()(np.ascontiguousarray(np.asarray(v, dtype=float).reshape(-1)))
+        except OracleError as err:
+            raise err.__cause__
+
+    def _rmatvec(self, v):
+        return self._matvec(v)
+
+    def _adjoint(self):
+        return self
+
+
+def result_hess_inv(x, oracle, fun, args, hess, hessp, rel_step, bounds=None):
+    """The ``hess_inv`` a curvopt `minimize` result carries: an `InverseHessian`
+    at `x` whose products use a fresh copy of the run's gradient source."""
+    from ._oracle import Oracle
+    from .hvp._resolve import make_backend
+
+    def make():
+        fresh = Oracle(oracle._fun, oracle.jac_callable, oracle.args, oracle.jac_mode)
+        if bounds is not None:
+            from .trust_region.bounded import box_oracle
+
+            fresh = box_oracle(fresh, *bounds)
+        exact = callable(hess) or callable(hessp) or oracle.jac_mode == "autograd" or "autograd" in (hess, hessp)
+        backend = make_backend(fresh, fun, args, x, hess, hessp if exact else "3-point", rel_step)
+        if bounds is not None and not exact:
+            from .hvp.bounded import bounded_backend
+
+            backend = bounded_backend(backend, *bounds)
+        return backend, fresh
+
+    return InverseHessian(_DeferredHessian(np.array(x, dtype=float, copy=True), make))
+
 
 def _cg_solve(H, b, tol, maxiter):
     """CG for H y = b from y = 0; returns (y, 'ok'|'negative'|'maxiter', least curvature met)."""

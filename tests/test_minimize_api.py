@@ -27,7 +27,7 @@ def test_every_method_returns_every_key(method):
     assert isinstance(res, curvopt.OptimizeResult)
     assert isinstance(res, scipy.optimize.OptimizeResult)
     assert SCIPY_KEYS <= set(res)
-    assert {"n_hvp", "cg_iterations", "n_nonfinite"} <= set(res)
+    assert {"n_hvp", "cg_iterations", "n_nonfinite", "hess_inv"} <= set(res)
     if METHODS[method].supports_bounds:
         assert {"pgnorm", "active_mask"} <= set(res) and not res.active_mask.any()
     assert res.success and res.status == curvopt.Status.SUCCESS

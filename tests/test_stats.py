@@ -147,6 +147,24 @@ def test_hess_inv_applies_the_inverse_hessian(logit, rng):
     assert Hinv.n_solves == 3 and Hinv.hessian.n_products <= 3 * 10 * 4
 
 
+def test_result_carries_hess_inv(logit, rng):
+    """``result.hess_inv``, as scipy's BFGS result has one: here exact to the CG tolerance, checked
+    against statsmodels' analytic Hessian, and free until used."""
+    model, _, sm_model = logit
+    for method in ("trust-ncg", "trust-lbfgs"):
+        res = curvopt.minimize(model.nll, np.zeros(4), jac=model.grad, method=method, options={"gtol": 1e-8})
+        Hinv = res.hess_inv
+        assert isinstance(Hinv, InverseHessian) and Hinv.hessian.n_grad_calls == 0  # nothing spent yet
+        H_ref = -sm_model.hessian(res.x)
+        b = rng.standard_normal(4)
+        np.testing.assert_allclose(Hinv @ b, np.linalg.solve(H_ref, b), rtol=1e-7)
+        np.testing.assert_allclose(Hinv.todense(), np.linalg.inv(H_ref), rtol=1e-7)
+        assert Hinv.hessian.n_grad_calls > 0  # central-difference products of the user's gradient
+    bounded = curvopt.minimize(model.nll, np.zeros(4), jac=model.grad, bounds=[(-5, 5)] * 4,
+                               options={"gtol": 1e-8})
+    np.testing.assert_allclose(bounded.hess_inv.todense(), np.linalg.inv(-sm_model.hessian(bounded.x)), rtol=1e-7)
+
+
 def test_collinear_regressors_warn(data):
     X, y, _ = data
     X_collinear = np.column_stack([X, X[:, 1] + X[:, 2]])  # the fifth regressor is the sum of two others
