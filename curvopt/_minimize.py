@@ -147,7 +147,7 @@ def run_method(spec, fun, x0, args, jac, hess, hessp, bounds, constraints, tol, 
     if spec.compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
         from .trust_region._compiled import compiled_trust_ncg
 
-        solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify")}
+        solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify", "deflate")}
         res = compiled_trust_ncg(fun, jac, hessp, x0, args, hvp_eps=common["hvp_eps"],
                                  max_grad_calls=common["max_grad_calls"], **solver_options)
         oracle, hessp = Oracle(fun, jac, args), hessp if callable(hessp) else None

@@ -61,14 +61,15 @@ def _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radi
 
 
 def _trust_region(n, subproblem, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                  verify, forcing=forcing_tolerance):
+                  verify, forcing=forcing_tolerance, deflate=None):
     loop, cg_maxiter = _trust_region_options(n, gtol, maxiter, initial_trust_radius, max_trust_radius, eta,
                                              cg_maxiter)
-    return trust_region_body(Unconstrained(subproblem, cg_maxiter, forcing), verifier=Verifier(verify, n), **loop)
+    return trust_region_body(Unconstrained(subproblem, cg_maxiter, forcing),
+                             verifier=Verifier(verify, n, deflate=deflate), **loop)
 
 
 def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
-              cg_maxiter=None, verify="auto", compiled="auto"):
+              cg_maxiter=None, verify="auto", deflate=None, compiled="auto"):
     """Options of ``method='trust-ncg'`` (scipy's names and defaults, plus curvopt's).
 
     gtol : float
@@ -91,13 +92,18 @@ def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust
     compiled : {'auto', True, False}
         Run the whole loop in numba nopython mode when `fun` and `jac` are
         numba-jitted functions ('auto': whenever possible and `verify` is not True).
+    deflate : callable or array_like, optional
+        Directions the curvature check leaves out: an (n, m) array or
+        ``deflate(x) -> (n, m)``, e.g. the rigid-body translations and
+        rotations of a molecule (`curvopt.chem.rigid_body_modes`), exact zero
+        modes that would otherwise keep the check from a verdict.
     """
     return _trust_region(n, steihaug.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                         verify)
+                         verify, deflate=deflate)
 
 
 def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
-                 cg_maxiter=None, inexact=True, verify="auto"):
+                 cg_maxiter=None, inexact=True, verify="auto", deflate=None):
     """Options of ``method='trust-krylov'`` (GLTR subproblems; scipy's names and defaults).
 
     inexact : bool
@@ -109,7 +115,7 @@ def trust_krylov(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_tr
     """
     forcing = forcing_tolerance if inexact else (lambda gnorm: 1e-10 * gnorm)
     return _trust_region(n, gltr.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
-                         verify, forcing)
+                         verify, forcing, deflate)
 
 
 def trust_bounds(n, *, gtol=1e-5, maxiter=None, initial_trust_radius=1.0, max_trust_radius=1000.0, eta=0.15,
@@ -177,7 +183,7 @@ def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4
 
 
 def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_trust_radius=1.0,
-                max_trust_radius=1000.0, eta=1e-4, measure=None, verify="auto"):
+                max_trust_radius=1000.0, eta=1e-4, measure=None, verify="auto", deflate=None):
     """Options of ``method='trust-lbfgs'``: a trust region on a limited-memory quasi-Newton model
     (`curvopt.trust_region.quasi_newton`); no Hessian-vector product except in the final
     curvature check, so the fewest gradient calls where products are finite differences.
@@ -207,6 +213,8 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
     """
     _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius)
     if model not in ("bfgs", "sr1"):
+    deflate : callable or array_like, optional
+        Directions the curvature check leaves out (see `trust_ncg`).
         raise ValueError(f"option `model` must be 'bfgs' or 'sr1'; got {model!r}")
     if measure is not None and not callable(measure):
         raise TypeError(f"option `measure` must be callable or None; got {type(measure).__name__}")
@@ -214,7 +222,7 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
                             memory=_count("memory", memory, 10), kind=model,
                             initial_trust_radius=float(initial_trust_radius),
                             max_trust_radius=float(max_trust_radius), eta=eta, measure=measure,
-                            verifier=Verifier(verify, n))
+                            verifier=Verifier(verify, n, deflate=deflate))
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,15 @@ def _embed(n, free, values):
     return out
 
 
-def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, free=None) -> CurvatureCheck:
+def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, free=None,
+                    deflate=None) -> CurvatureCheck:
     """Estimate the least Hessian eigenvalue at `x` with at most about `max_products` products.
 
     With `free` (an index array), the least eigenvalue of the Hessian restricted to those
-    coordinates; the direction is then zero elsewhere.
+    coordinates; the direction is then zero elsewhere.  With `deflate` (an (n, m) array with
+    orthonormal columns; not together with `free`), the least eigenvalue on the orthogonal
+    complement of its span: zero modes of a symmetry (a molecule's rigid-body translations and
+    rotations) are then not mistaken for the flat directions of a degenerate minimum.
     """
     from .eigen import eigenmodes
 
@@ -115,6 +119,8 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
     k = n if free is None else free.size
     backend.linearize(x, gradient)
     before = backend.n_products
+    if deflate is not None:
+        return _check_deflated(backend, n, deflate, max_products, rng, before)
     if k <= max_products:
         # Small problems: the whole Hessian costs no more products than the Lanczos
         # budget and gives the exact answer; symmetrized, as a finite-difference
@@ -145,6 +151,50 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
     return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
 
 
+def _check_deflated(backend, n, D, max_products, rng, before) -> CurvatureCheck:
+    """`check_curvature` on the complement of span(D) (D orthonormal, n x m)."""
+    from .eigen import eigenmodes
+
+    m = D.shape[1]
+    if n - m <= max_products:
+        # an orthonormal basis C of the complement: the compressed Hessian C'HC, with its n - m
+        # products, is exact; for small problems that is no more than the Lanczos budget
+        C = np.linalg.qr(np.column_stack([D, np.eye(n)]))[0][:, m:n]
+        HC = backend.matmat(C)
+        values, vectors = np.linalg.eigh(0.5 * (C.T @ HC + HC.T @ C))
+        theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
+        return CurvatureCheck(theta, C @ vectors[:, 0], theta >= -threshold, backend.n_products - before)
+    result = eigenmodes(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
+                        ncv=min(n - m, max(max_products, 2)), deflate=D, check_degeneracy=False,
+                        rng=np.random.default_rng(0) if rng is None else rng)
+    theta = float(result.eigenvalues[0])
+    residual = float(result.residual_norms[0])
+    threshold = _RELATIVE * max(float(result.scale), abs(theta))
+    if theta < -threshold:
+        verdict = False
+    elif result.converged and theta - residual >= -threshold:
+        verdict = True
+    else:
+        verdict = None
+    return CurvatureCheck(theta, result.eigenvectors[:, 0].copy(), verdict, backend.n_products - before)
+
+
+def _deflation_basis(deflate, x):
+    """The orthonormal basis of the option `deflate` at `x` (None when not given)."""
+    if deflate is None:
+        return None
+    D = deflate(x.copy()) if callable(deflate) else deflate
+    D = np.asarray(D, dtype=float)
+    if D.ndim == 1:
+        D = D[:, None]
+    if D.ndim != 2 or D.shape[0] != x.size or D.shape[1] >= x.size or not np.all(np.isfinite(D)):
+        raise ValueError(f"option `deflate` must give a finite ({x.size}, m) array with m < {x.size}; "
+                         f"got shape {D.shape}")
+    Q, R = np.linalg.qr(D)
+    keep = np.abs(np.diag(R)) > 1e-10 * max(1.0, float(np.max(np.abs(np.diag(R)))))
+    return Q[:, keep]
+
+
 class Verifier:
     """Second-order check and saddle escape for one run.
 
@@ -159,11 +209,18 @@ class Verifier:
         Under 'auto', the check also runs when its budget of products is at
         most this fraction of the gradient calls already spent (0: only where
         products are exact, at a stationary start, or after an escape).
+    deflate : callable or array_like, optional
+        Directions left out of the check: an (n, m) array, or ``deflate(x)``
+        returning one (e.g. `curvopt.chem.rigid_body_modes` of a molecule's
+        coordinates: translations and rotations are exact zero modes).
     """
 
-    def __init__(self, mode, n, auto_budget=0.1):
+    def __init__(self, mode, n, auto_budget=0.1, deflate=None):
         if mode not in ("auto", True, False):
             raise ValueError(f"option `verify` must be 'auto', True or False; got {mode!r}")
+        if deflate is not None and not callable(deflate):
+            deflate = _deflation_basis(deflate, np.zeros(n))  # checks the shape once, up front
+        self.deflate = deflate
         self.mode = mode
         self.max_products = min(n, _MAX_PRODUCTS)
         self.auto_budget = auto_budget
@@ -188,7 +245,8 @@ class Verifier:
             return None
         if self.last is not None and self.last[0] is run.x:
             return self.last[1]
-        result = check_curvature(run.backend, run.x, run.g, self.max_products, free=free)
+        D = _deflation_basis(self.deflate, run.x) if free is None else None
+        result = check_curvature(run.backend, run.x, run.g, self.max_products, free=free, deflate=D)
         self.last = (run.x, result)
         run.extra["min_curvature"] = result.min_curvature
         run.extra["is_local_minimum"] = result.is_local_minimum

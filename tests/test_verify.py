@@ -103,3 +103,51 @@ def test_autograd_saddle_runs_through_default_jac():
 
     res = curvopt.minimize(f, np.zeros(2))
     assert res.success and res.fun == pytest.approx(-1.0, abs=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# Deflated checks: rigid-body zero modes left out
+# ---------------------------------------------------------------------------
+
+def _lj_minimum(n_atoms, seed=0):
+    from curvopt.testing.potentials import lennard_jones
+
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(n_atoms ** (1 / 3)))
+    grid = np.array([(i, j, k) for i in range(side) for j in range(side) for k in range(side)], float)[:n_atoms]
+    x0 = (1.12 * grid + rng.normal(0, 0.05, grid.shape)).ravel()
+    res = scipy.optimize.minimize(lennard_jones, x0, jac=True, method="L-BFGS-B",
+                                  options={"gtol": 1e-10, "ftol": 0.0, "maxiter": 10000})
+    return res.x, lennard_jones
+
+
+def _deflated_reference(jac, x, D):
+    """Least eigenvalue of the central-difference Hessian on the complement of span(D), by numpy."""
+    n, h = x.size, 1e-5
+    H = np.column_stack([(jac(x + h * e) - jac(x - h * e)) / (2 * h) for e in np.eye(n)])
+    C = np.linalg.qr(np.column_stack([D, np.eye(n)]))[0][:, D.shape[1]:n]
+    return np.linalg.eigvalsh(C.T @ (0.5 * (H + H.T)) @ C)[0]
+
+
+@pytest.mark.parametrize("n_atoms", [8, 20])  # n - 6 = 18 <= 40: the compressed Hessian; 54 > 40: Lanczos
+def test_deflate_leaves_rigid_body_modes_out_of_the_check(n_atoms):
+    from curvopt._rigid import rigid_body_basis
+
+    x, fun = _lj_minimum(n_atoms)
+    jac = lambda y: fun(y)[1]  # noqa: E731
+    rigid = lambda y: rigid_body_basis(y.reshape(-1, 3))[0]  # noqa: E731
+    assert np.linalg.norm(jac(x)) < 1e-4  # a stationary start: the run is the check alone
+    res = curvopt.minimize(fun, x, jac=True, method="trust-lbfgs",
+                           options={"gtol": 1e-4, "verify": True, "deflate": rigid})
+    reference = _deflated_reference(jac, x, rigid(x))
+    assert reference > 0  # a true minimum once the six zero modes are out
+    assert res.success and res.is_local_minimum is True and res.nit == 0
+    assert res.min_curvature >= reference - 1e-4 * abs(reference)  # a Ritz value bounds it from above
+    if n_atoms == 8:
+        assert res.min_curvature == pytest.approx(reference, rel=1e-4)
+
+
+def test_deflate_option_checks_its_shape():
+    with pytest.raises(ValueError, match="option `deflate` must give a finite \\(4, m\\) array"):
+        curvopt.minimize(scipy.optimize.rosen, np.zeros(4), jac=scipy.optimize.rosen_der, method="trust-ncg",
+                         options={"deflate": np.ones((3, 1))})
