@@ -11,8 +11,9 @@ backend            product                                      cost per product
 ``'3-point'``      (g(x + h p) - g(x - h p)) / 2h               2 gradient calls
 ``'autograd'``     d/dt grad f(x + t p) at t=0, exact           ~2-4 times a gradient
                    (forward-over-reverse, Pearlmutter 1994)
-user ``hessp``     hessp(x, p, *args)                           the user's
-user ``hess``      hess(x, *args) @ p, one Hessian per point    the user's
+user ``hessp``     ``hessp(x, p, *args)``                       the user's
+user ``hess``      ``hess(x, *args) @ p``, one Hessian per      the user's
+                   point
 =================  ==========================================  =============================
 
 References

@@ -545,7 +545,7 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
             3-vectors; Sella's restricted atomic step, its default).
         ``eig_tol`` : float, default 0.1
             Eigensolver test ``||H v - theta v|| <= eig_tol * max(|theta|, 1e-3 theta_max)``
-            (``theta_max`` the largest |Ritz value| of the eigensolver's basis):
+            (``theta_max`` the largest absolute Ritz value of the eigensolver's basis):
             Sella's ``gamma``; loose on purpose, as a mode needs only to point
             the right way (its Ritz value's error is second order).
         ``hvp_step`` : float, default 1e-4
@@ -604,7 +604,9 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
         ``eigen_residuals`` : ndarray (m,)
             Their residual norms ``||H v - theta v||`` (NaN for the model's).
         ``eigen_source`` : {'products', 'model', 'none'}
+            Where those pairs come from.
         ``n_eigensolves`` : int
+            Eigensolves run.
         ``trust_radius`` : float
             The final radius.
 
@@ -629,7 +631,7 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
     eigenvector following, or minimization of Helgaker's image function --
     restricted to the trust region by a common level shift.  The trust radius
     follows Sella's rules on ``rho`` = actual / predicted change of ``f``
-    (shrink to 0.65 |s| when rho is outside [1/5, 5], grow to 1.15 |s| when
+    (shrink to 0.65 ``|s|`` when rho is outside [1/5, 5], grow to 1.15 ``|s|`` when
     within 3.5 % of 1); every step is taken, as in Sella (a saddle search
     has no merit function to reject a step by).
 
@@ -646,7 +648,7 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
     so that ``B`` reproduces the measured curvature on the whole subspace
     explored.  The first eigensolve (no model yet) is Lanczos from the
     gradient; the model then starts as ``lambda0 I`` (lambda0 the mean
-    |Ritz value|) plus the measured pairs.  Later eigensolves run only when
+    absolute Ritz value) plus the measured pairs.  Later eigensolves run only when
     the model itself no longer has `order` negative eigenvalues among its
     lowest ones, and not within `diag_interval` steps of the last one: this
     is Sella's scheme (Hermes et al. 2022), and why a saddle search costs
