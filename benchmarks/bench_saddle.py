@@ -116,17 +116,9 @@ def sella_lj(x0, fmax):
     return calc.calls, bool(ok), atoms.positions.reshape(-1).copy()
 
 
-def cu_adatom_slab():
-    from ase.build import add_adsorbate, fcc111
-
-    slab = fcc111("Cu", (5, 5, 6), vacuum=7.5)
-    add_adsorbate(slab, "Cu", 2.0, "bridge")
-    free = np.array([atom.position[2] >= slab.cell[2, 2] / 2.0 for atom in slab])
-    return slab, free
-
-
 def sella_cu(fmax):
     from ase.calculators.emt import EMT
+    from curvopt.chem.systems import cu_adatom_slab
     from sella import Constraints, Sella
 
     slab, free = cu_adatom_slab()
@@ -150,6 +142,7 @@ def sella_cu(fmax):
 
 def curvopt_cu(fmax):
     from ase.calculators.emt import EMT
+    from curvopt.chem.systems import cu_adatom_slab
 
     slab, free = cu_adatom_slab()
     slab.calc = EMT()

@@ -17,6 +17,7 @@ except ImportError as err:  # pragma: no cover - exercised by a test with ase hi
         'install it with: pip install "curvopt[chem]"'
     ) from err
 
+from .optimize import TransitionState, TrustNewton
 from .vibrations import VibrationsResult, rigid_body_modes, vibrations
 
-__all__ = ["vibrations", "VibrationsResult", "rigid_body_modes"]
+__all__ = ["vibrations", "VibrationsResult", "rigid_body_modes", "TrustNewton", "TransitionState"]

@@ -7,7 +7,54 @@ from ase import Atoms
 from ase.calculators.lj import LennardJones
 from scipy.optimize import minimize
 
-__all__ = ["lj_cluster", "alkane", "relax"]
+__all__ = ["lj_cluster", "lj_start", "lj13_start", "cu_adatom_slab", "alkane", "relax"]
+
+
+def lj_start(n, seed=0):
+    """The unrelaxed start of `lj_cluster`: `n` Ar atoms at random points in the sphere of number density 1.
+
+    Radius ``(3 n / (4 pi))^(1/3)``; points drawn one at a time by
+    ``default_rng(seed).uniform(-R, R, 3)``, rejecting points outside the
+    sphere or closer than 0.8 to an accepted point (the LJ38 and LJ75 starts
+    of the benchmarks).  No calculator is attached.
+    """
+    R = (3 * n / (4 * np.pi)) ** (1 / 3)
+    rng = np.random.default_rng(seed)
+    pts = []
+    while len(pts) < n:
+        p = rng.uniform(-R, R, 3)
+        if np.linalg.norm(p) > R:
+            continue
+        if pts and np.min(np.linalg.norm(np.array(pts) - p, axis=1)) < 0.8:
+            continue
+        pts.append(p)
+    return Atoms(f"Ar{n}", positions=np.array(pts))
+
+
+def lj13_start(seed=0, noise=0.1):
+    """The LJ13 benchmark start: the 13-atom Mackay icosahedron at the LJ pair distance ``2^(1/6)``,
+    centred, plus ``default_rng(seed).normal(0, noise, (13, 3))``.  No calculator is attached."""
+    from ase.cluster import Icosahedron
+
+    atoms = Icosahedron("Ar", noshells=2, latticeconstant=2 ** (1 / 6) * np.sqrt(2))
+    atoms.center()
+    atoms.positions += np.random.default_rng(seed).normal(0, noise, (13, 3))
+    return atoms
+
+
+def cu_adatom_slab():
+    """Sella's README example: a Cu adatom at the bridge site of Cu(111) (fcc111 5x5x6, vacuum 7.5 Å).
+
+    Returns the Atoms (no calculator, no constraint) and the boolean mask of
+    the free atoms (the upper half of the cell: the adatom and the top three
+    layers, 228 coordinates); the bottom three layers are meant to be fixed.
+    """
+    from ase.build import add_adsorbate, fcc111
+
+    slab = fcc111("Cu", (5, 5, 6), vacuum=7.5)
+    add_adsorbate(slab, "Cu", 2.0, "bridge")
+    free = np.array([atom.position[2] >= slab.cell[2, 2] / 2.0 for atom in slab])
+    return slab, free
 
 
 def lj_cluster(n, seed=0, *, gtol=1e-8):
@@ -21,17 +68,7 @@ def lj_cluster(n, seed=0, *, gtol=1e-8):
     ``fmax = gtol`` (L-BFGS-B stops on energy round-off first).  Returns the Atoms (with the calculator
     attached, masses 1) and the scipy result.
     """
-    R = (3 * n / (4 * np.pi)) ** (1 / 3)
-    rng = np.random.default_rng(seed)
-    pts = []
-    while len(pts) < n:
-        p = rng.uniform(-R, R, 3)
-        if np.linalg.norm(p) > R:
-            continue
-        if pts and np.min(np.linalg.norm(np.array(pts) - p, axis=1)) < 0.8:
-            continue
-        pts.append(p)
-    atoms = Atoms(f"Ar{n}", positions=np.array(pts))
+    atoms = lj_start(n, seed)
     atoms.set_masses(np.ones(n))
     atoms.calc = LennardJones(epsilon=1.0, sigma=1.0, rc=10.0)
 
