@@ -189,7 +189,10 @@ class InternalCoordinateOptimizer:
         Rejected trial points, rebuilds of the coordinate set (a bend went
         linear), steps shortened because two atoms would have come closer
         than half their covalent contact.
-    energy, positions, forces : the best (current) point.
+    energy : float
+        Energy of the best (current) point (eV).
+    positions, forces : ndarray, shape (n, 3)
+        Its positions (Å) and forces (eV/Å).
     fmax_history, energy_history : list
         One entry per evaluation.
     """
