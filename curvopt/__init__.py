@@ -4,7 +4,8 @@
 whose Newton methods need nothing but a gradient; ``curvopt.HessianOperator``
 turns a gradient into Hessian-vector products as a scipy LinearOperator;
 ``curvopt.eigenmodes`` and friends read the curvature off those products;
-``curvopt.covariance`` turns them into standard errors.
+``curvopt.covariance`` turns them into standard errors; ``curvopt.read_log``
+reads back the evaluation log a run writes with ``options={'log': path}``.
 """
 
 from ._minimize import minimize
@@ -19,6 +20,7 @@ from .eigen import (
     power_iteration,
     spectral_density,
 )
+from ._log import LoggedError, read_log
 from .hvp import HessianOperator
 from .saddle import find_saddle
 from .stats import CovarianceWarning, covariance, hess_inv, standard_errors
@@ -43,5 +45,7 @@ __all__ = [
     "standard_errors",
     "hess_inv",
     "CovarianceWarning",
+    "read_log",
+    "LoggedError",
     "__version__",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -10,8 +11,10 @@ import scipy.optimize
 from . import _registry
 from ._oracle import Oracle, check_initial_point, is_numba_dispatcher, make_oracle
 from ._result import OptimizeResult
-from ._run import Run, execute
+from ._log import log_products, open_log
+from ._run import DEFAULT_MAX_FAILURES, Run, execute
 from ._validation import as_point
+from ._workers import use_workers
 from .stats import result_hess_inv
 from .hvp._resolve import make_backend
 from .trust_region.bounded import as_bounds, box_oracle, clip_start
@@ -79,7 +82,20 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         `trust_krylov`, `trust_bounds` and `newton_cg`) and those of every
         curvopt method: ``disp``,
         ``return_all``, ``max_grad_calls`` (budget on gradient calls),
-        ``hvp_eps`` (relative finite-difference factor).  Unknown options
+        ``hvp_eps`` (relative finite-difference factor), ``max_failures``
+        (consecutive trial points where `fun` or `jac` raised or returned
+        NaN/inf, each rejected with a smaller trust radius, before the run
+        stops with status 3 or 7; default 10; the trust-region methods),
+        ``log`` (a file path: every evaluation and iteration is written to
+        an SQLite file as it completes, and running the same script again
+        resumes from it, replaying logged evaluations instead of calling
+        `fun`/`jac`; see `curvopt.read_log`), ``workers`` (None, an int for
+        a local process pool, or a map-like callable such as
+        ``executor.map``: the displaced points of a finite-difference
+        gradient of `fun`, the two gradient calls of a central product
+        (``hessp='3-point'``) and the products of the curvature check go
+        out together; the CG iterations stay sequential; see
+        `curvopt._workers`).  Unknown options
         raise an `OptimizeWarning`, as in scipy.
 
     Returns
@@ -91,6 +107,10 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         failed or returned NaN/inf; each was rejected).  ``njev`` counts every
         call of the gradient, those inside finite-difference products
         included.  ``success`` is True only when the stopping test holds.
+        With ``log``, ``nfev`` and ``njev`` still count the evaluations the
+        algorithm used (a resumed run reports the same counts as an
+        uninterrupted one), and ``n_replayed`` / ``n_fresh`` say how many of
+        those calls the log answered and how many called the user's code.
         'trust-bounds' adds ``pgnorm`` (the final ``||P[x - g] - x||_inf``)
         and ``active_mask`` (-1 at a lower bound, 1 at an upper bound, 0 free).
         ``hess_inv`` is a `curvopt.stats.InverseHessian` at ``x`` (a
@@ -144,7 +164,8 @@ def run_method(spec, fun, x0, args, jac, hess, hessp, bounds, constraints, tol, 
             lower, upper = as_bounds(bounds, x0.size)
         x0 = clip_start(x0, lower, upper, stacklevel=stacklevel + 1)
         body = body.with_bounds(lower, upper)  # it makes finite-difference products stay in the box
-    if spec.compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
+    compiled = spec.compiled and common["workers"] is None  # workers send evaluations out from Python
+    if compiled and _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
         from .trust_region._compiled import compiled_trust_ncg
 
         solver_options = {k: v for k, v in options.items() if k not in ("compiled", "verify", "deflate")}
@@ -166,11 +187,31 @@ def _run_python(spec, body, fun, x0, args, jac, hess, hessp, callback, common, b
     oracle = make_oracle(fun, x0, jac, args, common["max_grad_calls"], stacklevel=stacklevel + 2)
     if box is not None:
         oracle = box_oracle(oracle, *box)  # finite-difference gradients stay in the box
-    backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
-    f0, g0 = check_initial_point(oracle, x0)
-    run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
-              return_all=common["return_all"], columns=spec.columns)
-    return execute(body, run), oracle
+    max_failures = _max_failures(common["max_failures"])
+    oracle.log = open_log(common["log"], method=spec.name, x0=x0, fun=fun, jac_mode=oracle.jac_mode, args=args,
+                          options={k: v for k, v in common.items() if k != "log"})
+    try:
+        backend = make_backend(oracle, fun, args, x0, hess, hessp, common["hvp_eps"])
+        log_products(backend, oracle.log)
+        with use_workers(common["workers"], oracle, backend):  # independent evaluations go out together
+            f0, g0 = check_initial_point(oracle, x0)
+            run = Run(oracle, backend, x0, f0, g0, callback=callback, disp=common["disp"],
+                      return_all=common["return_all"], columns=spec.columns)
+            run.max_failures = max_failures
+            return execute(body, run), oracle
+    finally:
+        if oracle.log is not None:
+            oracle.log.close()
+            oracle.log = None
+
+
+def _max_failures(value):
+    if value is None:
+        return DEFAULT_MAX_FAILURES
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"option `max_failures` must be an integer >= 0 (consecutive failed trial points "
+                         f"before the run stops); got {value!r}")
+    return int(value)
 
 
 def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, args):
@@ -178,7 +219,9 @@ def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, arg
     requested = options.get("compiled", "auto")
     if requested not in ("auto", True, False):
         raise ValueError(f"option `compiled` must be 'auto', True or False; got {requested!r}")
-    if requested is False or options.get("verify") is True or not (
+    # the log and the failure limit live in the Python loop's oracle and run
+    python_only = common.get("log") is not None or common.get("max_failures") is not None
+    if requested is False or options.get("verify") is True or python_only or not (
         is_numba_dispatcher(fun) and is_numba_dispatcher(jac)
     ):
         possible = False
@@ -189,7 +232,8 @@ def _compiled_path_applies(fun, jac, hess, hessp, callback, options, common, arg
     if requested is True and not possible:
         raise ValueError(
             "option compiled=True needs numba-jitted `fun` and `jac`, `hess` None, `hessp` None, jitted, "
-            "'2-point' or '3-point', no callback, disp, return_all or verify=True, and `args` numba can type"
+            "'2-point' or '3-point', no callback, disp, return_all, log, max_failures or verify=True, and `args` "
+            "numba can type"
         )
     return possible
 

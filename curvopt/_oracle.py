@@ -71,6 +71,11 @@ class Oracle:
         self.max_grad_calls = max_grad_calls
         self.nfev = 0
         self.njev = 0
+        # A `curvopt._log.EvaluationLog` (option `log`): every user call is written to it and,
+        # on a resumed run, answered from it when it holds the same call.
+        self.log = None
+        # a `curvopt._workers.Workers`: batches of independent evaluations go out together
+        self.workers = None
         # The last point valued, with its value and (combined mode) its gradient, so
         # that asking for the gradient at a point just valued never pays twice.
         self._cache_x = None
@@ -114,6 +119,14 @@ class Oracle:
             g = self._fd_gradient(x, f0)
         return _as_gradient(g, x.size)
 
+    def gradients(self, points) -> list:
+        """Gradients at independent `points`: one gradient call each, sent out together with workers."""
+        if self.workers is None:
+            return [self.gradient(x) for x in points]
+        from ._workers import gradients
+
+        return gradients(self, points)
+
     def value_and_gradient(self, x):
         """Value and gradient at `x`, at the price of one gradient call."""
         mode = self.jac_mode
@@ -134,6 +147,19 @@ class Oracle:
         return f, self.gradient(x)
 
     def _call(self, function, x, with_args=True):
+        if self.log is not None:
+            return self.log.evaluate(self._kind(function), lambda y: self._call_user(function, y, with_args), x)
+        return self._call_user(function, x, with_args)
+
+    def _kind(self, function) -> str:
+        """What a call of `function` returns: 'fun', 'jac' or 'fun_and_jac' (the log's kinds)."""
+        if function is self._fun:
+            return "fun_and_jac" if self.jac_mode == "combined" else "fun"
+        if function is self._jac or function is getattr(self, "_ag_grad", None):
+            return "jac"
+        return "fun_and_jac"  # autograd's value_and_grad
+
+    def _call_user(self, function, x, with_args=True):
         try:
             return function(x, *self.args) if with_args else function(x)
         except Exception as exc:
@@ -155,6 +181,10 @@ class Oracle:
         Steps are ``eps**(1/2)`` (forward) and ``eps**(1/3)`` (central) times
         ``max(1, |x_i|)``, the choices of Nocedal & Wright, Sec. 8.1.
         """
+        if self.workers is not None:  # the displaced values are independent: they go out together
+            from ._workers import fd_gradient
+
+            return fd_gradient(self, x, f0)
         n = x.size
         g = np.empty(n)
         central = self.jac_mode == "3-point"
@@ -183,14 +213,33 @@ class Oracle:
 def _as_scalar(value) -> float:
     if type(value) is float:  # the common case, without numpy's overhead
         return value
-    arr = np.asarray(value, dtype=float)
+    arr = _as_real_array(value, "`fun` must return a real scalar")
     if arr.size != 1:
         raise ValueError(f"`fun` must return a scalar; got an array of shape {arr.shape}")
     return float(arr.reshape(()))
 
 
+def _as_real_array(value, expected) -> np.ndarray:
+    """`value` as a float array; a ValueError saying `expected` for None, text or complex numbers,
+    which numpy would turn into NaN, an error naming no argument, or a silent loss of the imaginary part."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(float, copy=False)
+    if value is not None and arr.dtype.kind == "O":
+        try:
+            return np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"{expected}; got {type(value).__name__} {_short_repr(value)}")
+
+
+def _short_repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _as_gradient(value, n) -> np.ndarray:
-    g = np.asarray(value, dtype=float)
+    g = _as_real_array(value, "`jac` must return an array of real numbers")
     if g.shape != (n,):
         raise ValueError(f"`jac` must return an array of shape ({n},), like x0; got shape {g.shape}")
     return g

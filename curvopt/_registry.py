@@ -27,6 +27,9 @@ COMMON_OPTIONS = {
     "return_all": False,  # keep every iterate in result.allvecs
     "max_grad_calls": None,  # budget on gradient calls (every finite-difference product included)
     "hvp_eps": None,  # relative finite-difference factor of Hessian-vector products
+    "workers": None,  # where independent evaluations run (curvopt._workers): None, an int, or a map
+    "log": None,  # SQLite file of every evaluation and iteration; a rerun resumes from it (curvopt._log)
+    "max_failures": None,  # consecutive failed trial points before giving up (default 10, curvopt._run)
 }
 
 
@@ -89,14 +92,14 @@ def trust_ncg(n, *, gtol=1e-4, maxiter=None, initial_trust_radius=1.0, max_trust
         (autograd, `hessp`, `hess`), a check budget at most a tenth of the
         gradient calls already spent, or a stationary starting point.  The
         compiled path does not verify.
-    compiled : {'auto', True, False}
-        Run the whole loop in numba nopython mode when `fun` and `jac` are
-        numba-jitted functions ('auto': whenever possible and `verify` is not True).
     deflate : callable or array_like, optional
         Directions the curvature check leaves out: an (n, m) array or
         ``deflate(x) -> (n, m)``, e.g. the rigid-body translations and
         rotations of a molecule (`curvopt.chem.rigid_body_modes`), exact zero
         modes that would otherwise keep the check from a verdict.
+    compiled : {'auto', True, False}
+        Run the whole loop in numba nopython mode when `fun` and `jac` are
+        numba-jitted functions ('auto': whenever possible and `verify` is not True).
     """
     return _trust_region(n, steihaug.solve, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, cg_maxiter,
                          verify, deflate=deflate)
@@ -210,11 +213,11 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
     verify : {'auto', True, False}
         The curvature check where the gradient test holds (see `trust_ncg`);
         it uses the run's Hessian-vector products (finite differences by default).
+    deflate : callable or array_like, optional
+        Directions the curvature check leaves out (see `trust_ncg`).
     """
     _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius)
     if model not in ("bfgs", "sr1"):
-    deflate : callable or array_like, optional
-        Directions the curvature check leaves out (see `trust_ncg`).
         raise ValueError(f"option `model` must be 'bfgs' or 'sr1'; got {model!r}")
     if measure is not None and not callable(measure):
         raise TypeError(f"option `measure` must be callable or None; got {type(measure).__name__}")

@@ -18,7 +18,10 @@ from ._progress import Progress
 from ._result import OptimizeResult, Status
 from ._validation import norm as _norm
 
-__all__ = ["Run", "execute", "wrap_callback"]
+__all__ = ["Run", "execute", "wrap_callback", "DEFAULT_MAX_FAILURES"]
+
+# Each failure at least quarters the trust radius, so ten span six orders of magnitude.
+DEFAULT_MAX_FAILURES = 10
 
 
 def wrap_callback(callback):
@@ -48,6 +51,9 @@ class Run:
         self.nit = 0
         self.n_nonfinite = 0
         self.cg_iterations = 0
+        # Consecutive failed trial points (an exception, NaN or inf) a method accepts before it
+        # gives up (option `max_failures`); each failure shrinks the trust radius.
+        self.max_failures = DEFAULT_MAX_FAILURES
         self.extra = {}
         self.allvecs = [x.copy()] if return_all else None
         self._callback = wrap_callback(callback)
@@ -62,6 +68,10 @@ class Run:
     def end_of_iteration(self, **progress_values) -> bool:
         """Print progress and call the callback; True if the callback asked to stop."""
         self.progress.line(self.nit, **progress_values)
+        log = getattr(self.oracle, "log", None)
+        if log is not None:
+            log.iteration(self.nit, self.x, self.f, self.gnorm, self.oracle.njev,
+                          progress_values.get("trust_radius"), progress_values.get("accepted"))
         if self._callback is None:
             return False
         intermediate = OptimizeResult(progress_values)
@@ -108,4 +118,8 @@ def execute(body, run: Run) -> OptimizeResult:
     except OracleError as err:
         status = Status.ORACLE_ERROR
         run.extra["exception"] = err.__cause__
-    return run.result(status)
+    result = run.result(status)
+    log = getattr(run.oracle, "log", None)
+    if log is not None:
+        log.finish(result)  # adds n_replayed and n_fresh
+    return result

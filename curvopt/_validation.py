@@ -17,6 +17,8 @@ def norm(v) -> float:
 
 def as_finite_vector(value, name: str, n: int | None = None) -> np.ndarray:
     """`value` as a finite 1-D float64 array (a copy), or a ValueError naming `name`."""
+    if np.iscomplexobj(value):  # numpy would drop the imaginary part with only a warning
+        raise ValueError(f"`{name}` must be real; got complex values")
     try:
         arr = np.array(value, dtype=float, copy=True)
     except (TypeError, ValueError) as exc:

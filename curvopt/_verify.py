@@ -109,8 +109,6 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
     complement of its span: zero modes of a symmetry (a molecule's rigid-body translations and
     rotations) are then not mistaken for the flat directions of a degenerate minimum.
     """
-    from .eigen import eigenmodes
-
     n = x.size
     if free is not None and free.size == n:
         free = None
@@ -129,14 +127,19 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
             H = backend.matmat(np.eye(n))
         else:
             H = backend.matmat(np.eye(n)[:, free])[free]
+        if not np.isfinite(H).all():
+            return _no_verdict(n, backend.n_products - before)
         values, vectors = np.linalg.eigh(0.5 * (H + H.T))
         theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
         verdict = theta >= -threshold
         direction = vectors[:, 0].copy() if free is None else _embed(n, free, vectors[:, 0])
         return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
     ncv = min(k, max(max_products, 2))
-    result = eigenmodes(_BackendOperator(backend, n, free), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
-                        ncv=ncv, check_degeneracy=False, rng=np.random.default_rng(0) if rng is None else rng)
+    op = _BackendOperator(backend, n, free)
+    result = _eigenmodes_or_none(op, k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1, ncv=ncv,
+                                 check_degeneracy=False, rng=np.random.default_rng(0) if rng is None else rng)
+    if result is None:
+        return _no_verdict(n, backend.n_products - before)
     theta = float(result.eigenvalues[0])
     residual = float(result.residual_norms[0])
     threshold = _RELATIVE * max(float(result.scale), abs(theta))
@@ -151,22 +154,43 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
     return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
 
 
-def _check_deflated(backend, n, D, max_products, rng, before) -> CurvatureCheck:
-    """`check_curvature` on the complement of span(D) (D orthonormal, n x m)."""
+def _no_verdict(n, n_products) -> CurvatureCheck:
+    """The check where the products were not finite (the gradient failed next to x): no verdict."""
+    return CurvatureCheck(np.nan, np.zeros(n), None, n_products)
+
+
+def _eigenmodes_or_none(op, **kwargs):
+    """`curvopt.eigenmodes` on the check's operator, None when non-finite products spoiled it."""
     from .eigen import eigenmodes
 
+    with np.errstate(invalid="ignore", over="ignore"):
+        try:
+            result = eigenmodes(op, **kwargs)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return None
+    if not (np.isfinite(result.eigenvalues).all() and np.isfinite(result.residual_norms).all()):
+        return None
+    return result
+
+
+def _check_deflated(backend, n, D, max_products, rng, before) -> CurvatureCheck:
+    """`check_curvature` on the complement of span(D) (D orthonormal, n x m)."""
     m = D.shape[1]
     if n - m <= max_products:
         # an orthonormal basis C of the complement: the compressed Hessian C'HC, with its n - m
         # products, is exact; for small problems that is no more than the Lanczos budget
         C = np.linalg.qr(np.column_stack([D, np.eye(n)]))[0][:, m:n]
         HC = backend.matmat(C)
+        if not np.isfinite(HC).all():
+            return _no_verdict(n, backend.n_products - before)
         values, vectors = np.linalg.eigh(0.5 * (C.T @ HC + HC.T @ C))
         theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
         return CurvatureCheck(theta, C @ vectors[:, 0], theta >= -threshold, backend.n_products - before)
-    result = eigenmodes(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
-                        ncv=min(n - m, max(max_products, 2)), deflate=D, check_degeneracy=False,
-                        rng=np.random.default_rng(0) if rng is None else rng)
+    result = _eigenmodes_or_none(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
+                                 ncv=min(n - m, max(max_products, 2)), deflate=D, check_degeneracy=False,
+                                 rng=np.random.default_rng(0) if rng is None else rng)
+    if result is None:
+        return _no_verdict(n, backend.n_products - before)
     theta = float(result.eigenvalues[0])
     residual = float(result.residual_norms[0])
     threshold = _RELATIVE * max(float(result.scale), abs(theta))

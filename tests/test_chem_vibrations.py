@@ -282,6 +282,26 @@ def test_gfn2_frequencies_match_full_hessian(xtb, name):
     res = vibrations(atoms)  # all modes: 2 (3N - 6) calls
     assert res.n_force_calls == 2 * (3 * len(atoms) - 6) < 6 * len(atoms) + 1
     assert np.max(np.abs(res.frequencies - full.frequencies)) < 1.0
-    low = vibrations(atoms, k=2)
+    low = vibrations(atoms, k=2)  # a few lowest modes of a molecule: Davidson with the Lindh model
+    assert low.method == ("davidson" if 2 * 2 < 3 * len(atoms) - 6 else "dense")  # water has 3 modes: dense
     assert np.max(np.abs(low.frequencies - full.frequencies[:2])) < 1.0
     assert res.is_minimum and full.is_minimum
+
+
+def test_davidson_needs_fewer_force_calls_than_lanczos(xtb):
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = xtb()
+    relax(atoms, fmax=1e-5)
+    full = vibrations(atoms, method="full")
+    davidson = vibrations(atoms, k=3, method="davidson")
+    lanczos = vibrations(atoms, k=3, method="lanczos")
+    for res in (davidson, lanczos):
+        assert res.converged and np.max(np.abs(res.frequencies - full.frequencies[:3])) < 1.0
+    assert davidson.n_force_calls < lanczos.n_force_calls
+
+
+def test_davidson_is_for_molecules():
+    atoms, _ = lj_cluster(13)
+    with pytest.raises(ValueError, match="method='davidson' needs the lowest modes"):
+        vibrations(atoms, k=3, method="davidson")
+    assert vibrations(atoms, k=3, delta=1e-4).method == "lanczos"  # 'auto' on a cluster without bonds

@@ -26,18 +26,21 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
 import scipy.linalg
 from ase import units
 from ase.calculators.calculator import PropertyNotImplementedError
 from ase.constraints import FixAtoms
+from scipy.sparse.linalg import LinearOperator
 
 from .._rigid import rigid_body_basis
+from .._workers import resolve_workers
 from ..eigen import eigenmodes
-from ..hvp import HessianOperator
+from ._model_modes import davidson_modes, model_mass_weighted_hessian
 
 __all__ = ["vibrations", "VibrationsResult", "rigid_body_modes"]
 
@@ -58,41 +61,40 @@ _WHICH = {"lowest": "smallest", "highest": "largest"}
 # rigid-body modes
 # ----------------------------------------------------------------------------
 # forces
-class _Forces:
-    """Counted force calls on displaced copies of `atoms` (only free atoms move)."""
+class _ForceTask:
+    """Forces (free coordinates, flat) of `atoms` at free positions `x`: one calculator call.
 
-    def __init__(self, atoms, free, workers):
-        self.calc = atoms.calc
+    Picklable when the calculator is, so that it can run in another process;
+    under threads each thread works on its own ``copy.deepcopy`` of the
+    atoms and calculator (a calculator keeps state between calls).
+    """
+
+    def __init__(self, atoms, free):
+        self.atoms = atoms
         self.free = free
-        self.n_calls = 0
-        self.workers = 1 if workers is None else int(workers)
-        if self.workers < 1:
-            raise ValueError(f"`workers` must be a positive integer or None; got {workers!r}")
-        self._base = atoms.copy()
-        self._base.set_constraint()  # positions are set exactly; forces read raw
-        self._copies = None
+        self._owner = threading.get_ident()
+        self._copies = {}
 
-    def _atoms_for(self, slot):
-        if slot == 0:
-            a = self._base.copy()
-            a.calc = self.calc
-            return a
-        if self._copies is None:
-            self._copies = {}
-        if slot not in self._copies:
-            try:
-                calc = copy.deepcopy(self.calc)
-            except Exception as err:  # noqa: BLE001 - any failure means "cannot parallelize"
-                raise RuntimeError(
-                    f"workers={self.workers} needs an independent copy of the calculator per worker, "
-                    f"but copy.deepcopy({type(self.calc).__name__}) failed: {err}"
-                ) from err
-            a = self._base.copy()
-            a.calc = calc
-            self._copies[slot] = a
-        return self._copies[slot]
+    def __getstate__(self):
+        return {"atoms": self.atoms, "free": self.free}
 
-    def _one(self, atoms, x):
+    def __setstate__(self, state):
+        self.__init__(state["atoms"], state["free"])
+
+    def _own_atoms(self):
+        thread = threading.get_ident()
+        if thread == self._owner:
+            return self.atoms
+        atoms = self._copies.get(thread)
+        if atoms is None:
+            atoms = self.atoms.copy()
+            atoms.calc = copy.deepcopy(self.atoms.calc)
+            self._copies[thread] = atoms
+        return atoms
+
+    def __call__(self, x):
+        atoms = self._own_atoms()
+        calc_name = type(atoms.calc).__name__
         pos = atoms.get_positions()
         pos[self.free] = x.reshape(-1, 3)
         atoms.set_positions(pos)
@@ -100,39 +102,74 @@ class _Forces:
             f = atoms.get_forces()
         except PropertyNotImplementedError as err:
             raise ValueError(
-                f"the calculator {type(self.calc).__name__} does not give forces; "
+                f"the calculator {calc_name} does not give forces; "
                 "curvopt.chem.vibrations needs a calculator that implements 'forces'"
             ) from err
         f = np.asarray(f, dtype=float)
         if f.shape != pos.shape or not np.all(np.isfinite(f)):
             raise ValueError(
-                f"the calculator {type(self.calc).__name__} returned forces of shape {f.shape} "
+                f"the calculator {calc_name} returned forces of shape {f.shape} "
                 f"(expected {pos.shape}) or non-finite values"
             )
         return f[self.free].ravel()
+
+
+class _Forces:
+    """Counted force calls on displaced copies of `atoms` (only free atoms move).
+
+    With parallel `workers` the columns of a block go out together, each
+    with a copy of the atoms and calculator; the calls are counted here.
+    """
+
+    def __init__(self, atoms, free, workers):
+        self.n_calls = 0
+        base = atoms.copy()
+        base.set_constraint()  # positions are set exactly; forces read raw
+        base.calc = atoms.calc
+        self._serial = _ForceTask(base, free)
+        workers = resolve_workers(workers)
+        self.workers = workers
+        self._parallel = _parallel_task(base, free, workers) if workers.parallel else None
 
     def __call__(self, X):
         """Forces (free coordinates) at the columns of X (Å); one call per column."""
         X = np.asarray(X, dtype=float)
         m = X.shape[1]
         self.n_calls += m
-        out = np.empty_like(X)
-        if self.workers == 1 or m == 1:
-            if not hasattr(self, "_serial"):
-                self._serial = self._atoms_for(0)
-            for j in range(m):
-                out[:, j] = self._one(self._serial, X[:, j])
-            return out
-        nw = min(self.workers, m)
-        slots = [self._atoms_for(s + 1) for s in range(nw)]
+        columns = [np.ascontiguousarray(X[:, j]) for j in range(m)]
+        if self._parallel is None or m == 1:
+            values = [self._serial(x) for x in columns]
+        else:
+            values = self.workers(self._parallel, columns)
+        return np.column_stack(values) if m else np.empty_like(X)
 
-        def work(s):
-            for j in range(s, m, nw):
-                out[:, j] = self._one(slots[s], X[:, j])
 
-        with ThreadPoolExecutor(max_workers=nw) as pool:
-            list(pool.map(work, range(nw)))
-        return out
+def _parallel_task(base, free, workers):
+    """The force task sent to `workers`: the atoms with their calculator, or with a fresh one.
+
+    A calculator that has computed often holds what does not pickle (EMT's
+    neighbour list, tblite's library handle); then a new calculator of the
+    same class and ``parameters`` is sent, each worker building its state.
+    """
+    from .._workers import check_picklable
+
+    task = _ForceTask(base, free)
+    if not workers.needs_pickling:
+        return task
+    calc = base.calc
+    try:
+        pickle.dumps(task)
+        return task
+    except Exception as first:  # noqa: BLE001 - any pickling failure
+        try:
+            fresh = base.copy()
+            fresh.calc = type(calc)(**dict(calc.parameters))
+            task = _ForceTask(fresh, free)
+        except Exception:  # noqa: BLE001 - the class cannot be rebuilt from its parameters
+            check_picklable(_ForceTask(base, free), f"ASE calculator ({type(calc).__name__})", workers)
+            raise first from None
+        check_picklable(task, f"ASE calculator ({type(calc).__name__}, rebuilt from its parameters)", workers)
+        return task
 
 
 class _MassWeightedProducts:
@@ -375,9 +412,9 @@ def vibrations(
     indices=None,
     delta=None,
     hvp="3-point",
-    method="lanczos",
+    method="auto",
     workers=None,
-    tol=1e-6,
+    tol=None,
     rng=0,
 ):
     """Harmonic frequencies and normal modes from the forces of an ASE calculator.
@@ -406,7 +443,13 @@ def vibrations(
         Products by central differences of forces (two force calls each,
         error ``O(delta^2)``) or forward differences reusing the forces at
         the reference geometry (one call each plus one, error ``O(delta)``).
-    method : {'lanczos', 'full'}
+    method : {'auto', 'davidson', 'lanczos', 'full'}
+        'auto' (default): 'davidson' for a few lowest modes of a molecule,
+        else 'lanczos'.  'davidson': Jacobi-Davidson on products,
+        preconditioned by the Lindh model Hessian of the molecule's bonds,
+        bends and torsions (`curvopt.chem._model_modes`; molecules only, see
+        `curvopt.chem.internal.choose_coordinates`): the fewest force calls
+        for a few low modes.
         'lanczos': modes of the mass-weighted Hessian from products --
         thick-restart Lanczos (`curvopt.eigenmodes`) with the rigid-body
         modes deflated when ``k`` is less than half the modes, else the
@@ -414,13 +457,32 @@ def vibrations(
         from one product per direction (see Notes).  'full': the full
         Cartesian Hessian by central differences (``6 n_free`` calls, as
         ASE), for comparison.
-    workers : int, optional
-        Run the force calls of a block of displacements on this many threads,
-        each with a ``copy.deepcopy`` of the calculator (it must be copyable
-        and release the GIL to gain anything).  Only the dense and 'full'
-        methods evaluate blocks; Lanczos is sequential.
-    tol : float
-        Stopping tolerance of `curvopt.eigenmodes` (normwise backward error).
+    workers : None, int or map-like callable, optional
+        Where the force calls of independent displacements run: an int
+        starts that many local processes for this call (-1: one per CPU); a
+        map-like callable is used as is -- ``executor.map`` of a
+        ``concurrent.futures`` executor (a ``ThreadPoolExecutor`` gives each
+        thread a ``copy.deepcopy`` of the calculator), ``dask.distributed``'s
+        ``Client.get_executor().map``, ``mpi4py.futures.MPIPoolExecutor().map``
+        (see `curvopt._workers` for ``mpiexec``).  Each task gets a copy of
+        the atoms and calculator, which must pickle; a calculator that does
+        not after computing (EMT, tblite) is sent as a new one built from its
+        ``parameters``.  The dense and 'full' methods send all displacements
+        of the Hessian at once.  'lanczos' sends the two force calls of a
+        central product together and, with more workers than that (a
+        map-like counts as 4), runs block Lanczos with enough products per
+        block to give each worker a call; block Lanczos results agree with
+        the serial ones to `tol` rather than bitwise (with 2 workers and
+        '3-point' they are the serial ones).  Force calls are counted here,
+        exactly.
+    tol : float, optional
+        Stopping tolerance of the eigensolver, a normwise backward error
+        ``||W x - lambda x|| <= tol ||W||``.  Default 1e-6 for 'lanczos'
+        and 1e-5 for 'davidson': with the model's start and preconditioner
+        the Davidson residuals fall fast, and at 1e-5 the eigenvalues are
+        already far more accurate than the finite differences that make the
+        products (on C16H34 the frequencies move by 1e-4 cm^-1 from 1e-5 to
+        1e-7, while halving `delta` moves them by 1e-2 cm^-1).
     rng : None, int or numpy.random.Generator
         Seed of the Lanczos start and probe vectors.
 
@@ -507,8 +569,8 @@ def vibrations(
         )
     if hvp not in ("3-point", "2-point"):
         raise ValueError(f"`hvp` must be '3-point' or '2-point'; got {hvp!r}")
-    if method not in ("lanczos", "full"):
-        raise ValueError(f"`method` must be 'lanczos' or 'full'; got {method!r}")
+    if method not in ("auto", "davidson", "lanczos", "full"):
+        raise ValueError(f"`method` must be 'auto', 'davidson', 'lanczos' or 'full'; got {method!r}")
     if which not in _WHICH:
         raise ValueError(f"`which` must be 'lowest' or 'highest'; got {which!r}")
     free, frozen = _free_atoms(atoms, indices)
@@ -543,6 +605,27 @@ def vibrations(
             f"({dim} free coordinates less {R.shape[1]} rigid-body modes)"
         )
 
+    W_model = None
+    if method in ("auto", "davidson") and 2 * k < n_modes:
+        if which == "lowest":
+            W_model = model_mass_weighted_hessian(atoms, free, np.repeat(np.sqrt(masses), 3))
+        if method == "davidson" and W_model is None:
+            raise ValueError("method='davidson' needs the lowest modes (which='lowest') of a molecule (bonds "
+                             "between covalent elements, no periodic cell): its preconditioner is a model of "
+                             "bonds, bends and torsions; use method='lanczos'")
+    method = "davidson" if W_model is not None else ("lanczos" if method == "auto" else method)
+    if tol is None:
+        tol = 1e-5 if method == "davidson" else 1e-6
+    if not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"`tol` must be in (0, 1); got {tol!r}")
+
+    with resolve_workers(workers) as mapper:
+        return _vibrations(atoms, k, which, delta, hvp, method, mapper, tol, rng, free, masses, R, linear,
+                           n_modes, dim, W_model)
+
+
+def _vibrations(atoms, k, which, delta, hvp, method, workers, tol, rng, free, masses, R, linear, n_modes, dim,
+                W_model=None):
     forces = _Forces(atoms, free, workers)
     x0 = atoms.positions[free].ravel().astype(float)
     sm = np.repeat(np.sqrt(masses), 3)
@@ -551,8 +634,8 @@ def vibrations(
     converged = True
 
     if method == "full":
-        Fp = forces(x0[:, None] + delta * np.eye(dim))
-        Fm = forces(x0[:, None] - delta * np.eye(dim))
+        F = forces(np.hstack([x0[:, None] + delta * np.eye(dim), x0[:, None] - delta * np.eye(dim)]))
+        Fp, Fm = F[:, :dim], F[:, dim:]
         Hc = -(Fp - Fm) / (2 * delta)  # column j: dF/dx_j
         Hc = 0.5 * (Hc + Hc.T)
         Wq = Q.T @ (Hc / sm[:, None] / sm[None, :]) @ Q
@@ -569,9 +652,18 @@ def vibrations(
             lam, S = _select(Wq, k, which)
             V = Q @ S
             used = "dense"
+        elif W_model is not None:
+            lam, V, residual_norms, converged = davidson_modes(products, W_model, Q, R, k, tol,
+                                                               max_products=n_modes)
+            used = "davidson"
         else:
-            q0 = x0 * sm
-            op = HessianOperator(q0, hessp=lambda q, p: products(p))
+            op = LinearOperator((dim, dim), matvec=products, matmat=products, dtype=float)
+            # enough force calls per round to keep every worker busy: a central product is two
+            # independent calls already, so with 2 workers plain Lanczos stays (the serial run, bitwise);
+            # beyond that, block Lanczos (a map-like of unknown size counts as 4 workers)
+            calls_per_product = 2 if hvp == "3-point" else 1
+            n_workers = (workers.n_workers or 4) if workers.parallel else 1
+            block = -(-n_workers // calls_per_product)
             res = eigenmodes(
                 op,
                 k=k,
@@ -579,6 +671,7 @@ def vibrations(
                 tol=tol,
                 deflate=R if R.shape[1] else None,
                 rng=rng,
+                block_size=max(1, min(block, (n_modes - k) // 2)),
             )
             lam = np.asarray(res.eigenvalues)
             V = np.asarray(res.eigenvectors)

@@ -684,6 +684,7 @@ def eigenmodes(
     scale=None,
     ncv=None,
     check_degeneracy=True,
+    workers=None,
 ):
     """Extreme eigenpairs of a symmetric operator from operator-vector products.
 
@@ -734,6 +735,14 @@ def eigenmodes(
         degenerate eigenvalue (or any missed eigenvalue beyond the ones found)
         survives is below 1e-3, or below the given float in (0, 1); False
         skips the check (see Notes).  Default True.
+    workers : None, int or map-like callable
+        Where the products of a block run (``block_size > 1``; single
+        products run here): an int starts that many local processes for this
+        call (-1: one per CPU), a map-like callable such as
+        ``executor.map`` is used as is (see `curvopt._workers`).  A
+        `HessianOperator` sends out the gradient calls of its products; any
+        other operator is sent to the workers with the columns, so it must
+        pickle.  Choose ``block_size`` a multiple of the number of workers.
 
     Returns
     -------
@@ -823,6 +832,12 @@ def eigenmodes(
     >>> np.round(res.eigenvalues, 6)
     array([1., 2., 3.])
     """
+    if workers is not None:
+        from .._workers import parallel_operator
+
+        with parallel_operator(H, workers) as H_parallel:
+            return eigenmodes(H_parallel, k, which, tol, maxiter, v0, deflate, block_size, rng, scale=scale,
+                              ncv=ncv, check_degeneracy=check_degeneracy)
     opc = as_counting_operator(H)
     n = opc.n
     if which not in _WHICH:

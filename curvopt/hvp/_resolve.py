@@ -33,7 +33,7 @@ def make_backend(oracle, fun, args, x0, hess=None, hessp=None, rel_step=None):
         raise ValueError(f"`{name}` must be a callable or one of {HVP_SCHEMES}; got {spec!r}")
     scheme = spec.lower()
     if scheme != "autograd":
-        return FiniteDifferenceHVP(oracle.gradient, scheme, rel_step)
+        return FiniteDifferenceHVP(oracle.gradient, scheme, rel_step, gradients=oracle.gradients)
     if oracle.jac_mode == "autograd":
         return AutogradHVP(fun, args)
     if oracle.jac_mode == "callable" and autograd_jvp_works(oracle.jac_callable, x0, args):

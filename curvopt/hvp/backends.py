@@ -78,10 +78,38 @@ class HVPBackend:
         self.n_products += 1
         return self._product(p)
 
+    # a `curvopt._workers.Workers` (set by `use_workers`) that runs the columns of `matmat` together
+    workers = None
+
+    def use_workers(self, workers) -> None:
+        """Run the products of `matmat` on `workers` (None: in this process, one after another)."""
+        if workers is not None and workers.needs_pickling:
+            from .._workers import check_picklable
+
+            check_picklable(self._column_task(), self._pickled_argument, workers)
+        self.workers = workers
+
+    _pickled_argument = "`hessp`"
+
     def matmat(self, P) -> np.ndarray:
         """Products with the columns of `P`: independent, so they may run together."""
         P = np.asarray(P, dtype=float)
-        return np.column_stack([self(np.ascontiguousarray(P[:, j])) for j in range(P.shape[1])])
+        columns = [np.ascontiguousarray(P[:, j]) for j in range(P.shape[1])]
+        if self.workers is not None and len(columns) > 1:
+            self.n_products += len(columns)
+            return np.column_stack(self.workers(self._column_task(), columns))
+        return np.column_stack([self(p) for p in columns])
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("workers", None)  # a backend sent to a worker runs its products there, serially
+        return state
+
+    def _column_task(self):
+        """A picklable ``task(p) -> H p`` for a worker; the products are counted here."""
+        from .._workers import _Product
+
+        return _Product(self)
 
     def _product(self, p):
         raise NotImplementedError
@@ -98,12 +126,18 @@ class FiniteDifferenceHVP(HVPBackend):
     rel_step : float, optional
         The relative factor in ``h = rel_step (1 + ||x||) / ||p||``; default
         sqrt(eps) for '2-point' and eps^(1/3) for '3-point' (see `_kernels`).
+    gradients : callable, optional
+        ``gradients(points) -> list of g`` (an `Oracle`'s `gradients`): with
+        workers, `matmat` sends the ``k`` (forward) or ``2 k`` (central)
+        gradients of a block through it in one batch.
     """
 
     exact = False
 
-    def __init__(self, gradient, scheme="2-point", rel_step=None):
+    def __init__(self, gradient, scheme="2-point", rel_step=None, gradients=None):
         super().__init__()
+        # ``gradients(points) -> list``, the oracle's batch: with workers its evaluations go out together
+        self._gradients = gradients
         if scheme not in ("2-point", "3-point"):
             raise ValueError(f"finite-difference scheme must be '2-point' or '3-point'; got {scheme!r}")
         self.name = scheme
@@ -118,6 +152,8 @@ class FiniteDifferenceHVP(HVPBackend):
         self._g0 = gradient
 
     def _product(self, p):
+        if self.workers is not None and self.central:  # g(x + h p) and g(x - h p) go out together
+            return self._block(p[:, None])[:, 0]
         x = self.x
         h = _kernels.fd_step(x, p, self.rel_step)
         out = np.empty_like(x)
@@ -132,6 +168,51 @@ class FiniteDifferenceHVP(HVPBackend):
         if self._g0 is None:
             self._g0 = self._gradient(x)
         return _kernels.forward_difference(g_plus, self._g0, h, out)
+
+    def use_workers(self, workers) -> None:
+        # what goes out is the oracle's gradient calls: the oracle checks its own picklability
+        self.workers = workers if self._gradients is not None else None
+
+    def matmat(self, P) -> np.ndarray:
+        if self.workers is None:
+            return super().matmat(P)
+        P = np.asarray(P, dtype=float)
+        self.n_products += P.shape[1]
+        return self._block(P)
+
+    def _block(self, P):
+        """Products with the columns of P, their gradient calls sent out in one batch (uncounted here)."""
+        x = self.x
+        k = P.shape[1]
+        steps, points = [], []
+        for j in range(k):  # the same steps and displaced points as `_product`, column by column
+            p = np.ascontiguousarray(P[:, j])
+            h = _kernels.fd_step(x, p, self.rel_step)
+            steps.append(h)
+            if h != 0.0:
+                points.append(_kernels.displaced(x, p, h, np.empty_like(x)))
+                if self.central:
+                    points.append(_kernels.displaced(x, p, -h, np.empty_like(x)))
+        need_g0 = not self.central and self._g0 is None and len(points) > 0
+        if need_g0:
+            points.append(x)
+        grads = self._gradients(points)
+        if need_g0:
+            self._g0 = grads.pop()
+        out = np.empty((x.size, k))
+        at = 0
+        for j, h in enumerate(steps):
+            col = np.empty_like(x)
+            if h == 0.0:
+                col[:] = 0.0
+            elif self.central:
+                _kernels.central_difference(grads[at], grads[at + 1], h, col)
+                at += 2
+            else:
+                _kernels.forward_difference(grads[at], self._g0, h, col)
+                at += 1
+            out[:, j] = col
+        return out
 
 
 class AutogradHVP(HVPBackend):
@@ -153,6 +234,7 @@ class AutogradHVP(HVPBackend):
         gradient = (lambda x: function(x, *args)) if is_gradient else grad(lambda x: function(x, *args))
         self._jvp_at = make_jvp(gradient)
         self._jvp = None
+        self._spec = (function, args, is_gradient)  # what a worker needs to rebuild the closures
 
     @staticmethod
     def is_available() -> bool:
@@ -168,6 +250,13 @@ class AutogradHVP(HVPBackend):
 
     def _product(self, p):
         return np.asarray(self._jvp(p)[1], dtype=float)
+
+    _pickled_argument = "objective `fun` (or gradient `jac`) for autograd products"
+
+    def _column_task(self):
+        from .._workers import _AutogradProduct
+
+        return _AutogradProduct(*self._spec, self.x)
 
 
 class UserHessp(HVPBackend):
@@ -202,6 +291,9 @@ class UserHess(HVPBackend):
     @property
     def n_evaluations(self) -> int:
         return self.n_hess
+
+    def use_workers(self, workers) -> None:
+        pass  # products with one Hessian matrix are cheaper here than sent out
 
     def linearize(self, x, gradient=None):
         self.x = x

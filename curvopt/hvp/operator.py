@@ -40,6 +40,15 @@ class HessianOperator(LinearOperator):
         '2-point' halves the cost at O(h) error).
     eps : float, optional
         Relative finite-difference factor (see `curvopt.hvp._kernels`).
+    workers : None, int or map-like callable, optional
+        Where the products of a block (`matmat`, e.g. block Lanczos in
+        `curvopt.eigenmodes`) run: their ``k`` ('2-point') or ``2 k``
+        ('3-point') gradient calls, or ``k`` calls of `hessp` or of autograd
+        products, go out together.  An int starts a local process pool at the
+        first block, shut down by `close` (or a ``with`` block, or garbage
+        collection); a map-like callable (``executor.map``) is used as is.
+        `jac`, `fun` or `hessp` must then be picklable.  Single products
+        (`matvec`) run here.  See `curvopt._workers`.
 
     Attributes
     ----------
@@ -60,7 +69,7 @@ class HessianOperator(LinearOperator):
     array([ 802., -400.,    0.])
     """
 
-    def __init__(self, x, *, jac=None, fun=None, hessp=None, args=(), method=None, eps=None):
+    def __init__(self, x, *, jac=None, fun=None, hessp=None, args=(), method=None, eps=None, workers=None):
         x = as_finite_vector(x, "x")
         n = x.size
         args = tuple(args)
@@ -71,6 +80,40 @@ class HessianOperator(LinearOperator):
         self._oracle = oracle
         self.method = backend.name
         backend.linearize(x)
+        self._workers = None  # the Workers in use
+        self._owned_workers = None  # the one this operator made from an int, to shut down
+        if workers is not None:
+            self.use_workers(workers)
+
+    def use_workers(self, workers) -> None:
+        """Send the products of later blocks to `workers` (None: back to this process).
+
+        A pool this operator started for an earlier int `workers` is shut down first.
+        """
+        from .._workers import attach, detach, resolve_workers
+
+        if self._owned_workers is not None:
+            self._owned_workers.close()
+        detach(self._oracle, self._backend)
+        self._workers = self._owned_workers = None
+        if workers is None:
+            return
+        mapper = resolve_workers(workers)
+        if mapper is not workers:
+            self._owned_workers = mapper
+        if mapper.parallel:
+            attach(self._oracle, self._backend, mapper)
+            self._workers = mapper
+
+    def close(self):
+        """Shut down the process pool of an int `workers` (later blocks run here)."""
+        self.use_workers(None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     @property
     def n_products(self) -> int:
@@ -139,4 +182,4 @@ def _choose_backend(x, jac, fun, hessp, args, method, eps):
             raise ValueError(f"method={method!r} needs `jac`, the gradient callable")
     else:
         oracle = Oracle(fun, jac, args, "callable")
-    return FiniteDifferenceHVP(oracle.gradient, method, eps), oracle
+    return FiniteDifferenceHVP(oracle.gradient, method, eps, gradients=oracle.gradients), oracle

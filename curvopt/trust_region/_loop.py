@@ -64,10 +64,11 @@ __all__ = ["trust_region_body", "Unconstrained", "TrialStep", "TRUST_REGION_COLU
 
 _EPS = np.finfo(float).eps
 # Resolution of f, relative to |f|, below which differences are round-off.
+from .._run import DEFAULT_MAX_FAILURES
 _F_RESOLUTION = 100 * _EPS
-# Consecutive failed trial points (NaN, inf or an exception) before the run is given up:
-# each at least quarters the radius, so ten span six orders of magnitude.
-_MAX_CONSECUTIVE_FAILURES = 10
+# Consecutive failed trial points (NaN, inf or an exception) before the run is given up, by
+# default (option `max_failures`, `Run.max_failures`); the compiled loop uses this value.
+_MAX_CONSECUTIVE_FAILURES = DEFAULT_MAX_FAILURES
 # Radius factor after a very successful step that the trust region limited (scipy's).
 _EXPAND = 2.0
 
@@ -211,7 +212,7 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
                 run.n_nonfinite += 1
                 consecutive_failures += 1
                 rho = -math.inf
-                if consecutive_failures > _MAX_CONSECUTIVE_FAILURES:
+                if consecutive_failures > run.max_failures:
                     return Status.ORACLE_ERROR if "exception" in run.extra else Status.NAN_RESULT
             else:
                 consecutive_failures = 0

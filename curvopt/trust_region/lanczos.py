@@ -183,7 +183,8 @@ def solve(g, hvp, trust_radius, tol, maxiter) -> SubproblemResult:
     for k in range(1, maxiter + 1):
         q = Q[k - 1]
         w = hvp(q)
-        a = float(np.dot(q, w))
+        # checked before the dot product: inf entries against zeros of q would make NaN with a warning
+        a = float(np.dot(q, w)) if np.isfinite(w).all() else math.nan
         if not math.isfinite(a):
             if k == 1:
                 return SubproblemResult(np.zeros_like(g), 0.0, StopReason.NONFINITE, 1, False, 0.0)

@@ -66,7 +66,6 @@ __all__ = ["CompactModel", "solve_subproblem", "trust_lbfgs_body", "TRUST_LBFGS_
 
 _EPS = np.finfo(float).eps
 _F_RESOLUTION = 100 * _EPS
-_MAX_CONSECUTIVE_FAILURES = 10
 
 TRUST_LBFGS_COLUMNS = (
     ("f", 14, ".7e"),
@@ -338,7 +337,7 @@ def trust_lbfgs_body(*, gtol, maxiter, memory, kind, initial_trust_radius, max_t
                 run.n_nonfinite += 1
                 failures += 1
                 rho = -math.inf
-                if failures > _MAX_CONSECUTIVE_FAILURES:
+                if failures > run.max_failures:
                     return Status.ORACLE_ERROR if "exception" in run.extra else Status.NAN_RESULT
             else:
                 failures = 0
