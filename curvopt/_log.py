@@ -2,8 +2,9 @@
 
 With ``options={'log': 'run.sqlite'}`` every call of the user's `fun` or `jac`
 is written to the file as it completes (one transaction per call, in WAL
-mode, so that a process killed by SIGKILL or a power cut of the job loses at
-most the call in flight), and so is every iteration.  Run the same script
+mode, so that a process killed by SIGKILL loses at most the call in flight;
+with SQLite's ``synchronous=NORMAL`` a power cut or an operating-system crash
+may also lose the last few committed calls), and so is every iteration.  Run the same script
 again and the run *resumes*: a call whose kind and point match a logged
 evaluation returns the logged result instead of calling the user.  curvopt's
 methods are deterministic, so the second run retraces the first one's path

@@ -76,8 +76,8 @@ _MESSAGES = {
     Status.CALLBACK: "`callback` raised `StopIteration`.",
     Status.EVAL_BUDGET: "The budget of gradient evaluations (option `max_grad_calls`) is exhausted.",
     Status.LINE_SEARCH: "The line search failed to find a point of sufficient decrease.",
-    Status.ORACLE_ERROR: "The objective or its gradient raised an exception at an accepted point; "
-    "the result holds the best point so far.",
+    Status.ORACLE_ERROR: "The objective or its gradient raised an exception (at an accepted point, or at more "
+    "consecutive trial points than max_failures allows); the result holds the best point so far.",
     Status.INTERRUPTED: "Interrupted by the user (KeyboardInterrupt); the result holds the best point so far.",
     Status.SADDLE_POINT: "The gradient test holds at a saddle point (the Hessian has negative curvature there) "
     "and stepping off it along the negative-curvature direction failed.",

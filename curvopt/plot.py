@@ -299,7 +299,10 @@ def _as_history(run, name):
         cols = (run[0], run[1], run[2] if len(run) == 3 else None)
     else:
         # a mapping, a table with named columns (structured array, DataFrame) or an object
-        cols = (_column(run, "njev"), _column(run, "fun"), _column(run, "gnorm"))
+        fun = _column(run, "fun")
+        if fun is None:
+            fun = _column(run, "f")  # `curvopt.read_log(path).iterations` names the value f
+        cols = (_column(run, "njev"), fun, _column(run, "gnorm"))
         if cols[0] is None or cols[1] is None or isinstance(cols[0], str):
             raise TypeError(
                 f"run {name!r}: expected a Recorder, a (njev, fun[, gnorm]) tuple of sequences, "
@@ -324,8 +327,9 @@ def convergence(runs, *, fmin=None, which="both", ax=None, marker="o", markersiz
         One run, or runs by legend label (e.g. ``{'curvopt trust-ncg': rec1,
         'scipy L-BFGS-B': rec2}``).  A run is a `Recorder`, a tuple
         ``(njev, fun)`` or ``(njev, fun, gnorm)`` of equal-length sequences,
-        or anything with columns or attributes ``njev``, ``fun`` and
-        optionally ``gnorm`` (a dict, a structured array, a DataFrame).
+        or anything with columns or attributes ``njev``, ``fun`` (or ``f``)
+        and optionally ``gnorm`` (a dict, a structured array, a DataFrame,
+        the ``iterations`` of `curvopt.read_log`).
     fmin : float, optional
         The optimal value: ``f - fmin`` is plotted on a log scale (points at
         or below ``fmin`` are not shown).  Otherwise ``f`` on a linear scale.

@@ -304,3 +304,17 @@ def test_example_writes_four_real_pngs(tmp_path):
     assert eigenvalues.min() > -1e-3 * eigenvalues.max()  # a relaxed cluster: no negative curvature
     saddles = [tuple(r.x) for r in out["saddle_path"]]
     np.testing.assert_allclose(sorted(saddles), sorted(MULLER_BROWN_SADDLES.values()), atol=1e-4)
+
+
+def test_convergence_reads_an_evaluation_log(tmp_path):
+    """The iterations `curvopt.read_log` returns plot as they are (the value column is named f there)."""
+    log = tmp_path / "run.sqlite"
+    res = curvopt.minimize(so.rosen, np.tile([-1.2, 1.0], 3), jac=so.rosen_der, method="trust-ncg",
+                           options={"log": str(log)})
+    it = curvopt.read_log(log).iterations
+    ax = plot.convergence(it, which="fun")
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), it.njev)
+    np.testing.assert_array_equal(line.get_ydata(), it.f)
+    assert it.njev[-1] <= res.njev and it.f[-1] == res.fun
+    plt.close(ax.figure)
