@@ -1,4 +1,4 @@
-"""Bound-constrained problems: curvopt's projected trust-region Newton against scipy's L-BFGS-B.
+"""Bound-constrained problems: curvopt's bounded methods against scipy's L-BFGS-B.
 
 Problems of the collection (`curvopt.testing`) in boxes that cut off their unconstrained minimizers,
 so that some bounds are active at the solution (our own choices: published bounded versions of the
@@ -6,15 +6,20 @@ Moré-Garbow-Hillstrom set exist, e.g. in the test sets of PORT, but their bound
 reproduced here). Both solvers start from the standard x0 clipped into the box, get the same
 gradient callable, and stop on ||P[x - g] - x||_inf <= 1e-5 (L-BFGS-B's default pgtol; L-BFGS-B
 also stops on its relative-reduction test, factr = 1e7). curvopt's Hessian-vector products are
-forward differences of the gradient, each one gradient call, all counted in its njev. curvopt runs
-as a user would call it: `curvopt.minimize` given `bounds` and no method ('trust-bounds', as scipy's
-default with bounds is L-BFGS-B).
+forward differences of the gradient, each one gradient call, all counted in its njev. Two curvopt
+methods, each run once from the same start with the same stopping test: 'trust-bounds' (TRON-style
+projected trust-region Newton on Hessian-vector products) and 'trust-lbfgs' with bounds (the same
+projected step on a limited-memory quasi-Newton model: L-BFGS-B's generalized Cauchy point, CG on
+the free variables, projected search; no product, so no gradient call but at trial points; the
+default of `curvopt.minimize` given `bounds` and a gradient).
 
-Columns: problem and box, n, active bounds at curvopt's solution, gradient calls (every call of the
-user's gradient, counted by a wrapper) of L-BFGS-B and curvopt, and for information curvopt's with
-the problem's exact Hessian-vector product instead of differences; f of both, ||proj g||_inf of
-both, success of both, and whether both reached the same minimum. The summary line gives the median
-of the ratio curvopt / L-BFGS-B of gradient calls (finite-difference products).
+Columns: problem and box, n, active bounds at trust-lbfgs's solution, gradient calls (every call of
+the user's gradient, counted by a wrapper) of L-BFGS-B, trust-lbfgs, trust-bounds, and for
+information trust-bounds with the problem's exact Hessian-vector product instead of differences;
+function-value calls of trust-lbfgs (a rejected trial point costs a value, not a gradient; L-BFGS-B
+evaluates both together); f of L-BFGS-B and trust-lbfgs, ||proj g||_inf of both, success of both, and
+whether both reached the same minimum. The summary gives the median ratios method / L-BFGS-B of
+gradient calls, and lists the problems where the minima differ.
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/bench_bounds.py [--quick]
 """
@@ -91,10 +96,10 @@ def run_lbfgsb(problem, lower, upper, x0):
     return res, jac.calls, None
 
 
-def run_curvopt(problem, lower, upper, x0, hessp=None):
+def run_curvopt(problem, lower, upper, x0, hessp=None, method=None):
     jac = Counted(problem.jac)
     res = curvopt.minimize(problem.fun, x0, jac=jac, hessp=hessp, bounds=scipy.optimize.Bounds(lower, upper),
-                           options={"gtol": GTOL})
+                           method=method, options={"gtol": GTOL})
     return res, jac.calls, None
 
 
@@ -116,35 +121,45 @@ def main(argv=None):
     warm = get_problem("rosenbrock")  # compile numba kernels and import everything before timing
     run_curvopt(warm, np.full(2, -2.0), np.full(2, 0.5), np.zeros(2))
     run_lbfgsb(warm, np.full(2, -2.0), np.full(2, 0.5), np.zeros(2))
-    head = (f"{'problem [box]':34} {'n':>5} {'act':>4} {'njev L-BFGS-B':>13} {'njev curvopt':>12} "
-            f"{'(exact hessp)':>13} {'f L-BFGS-B':>13} {'f curvopt':>13} {'pg L-BFGS-B':>11} {'pg curvopt':>10} "
+    head = (f"{'problem [box]':34} {'n':>5} {'act':>4} {'L-BFGS-B':>8} {'tr-lbfgs':>8} {'tr-bnds':>8} "
+            f"{'(exact)':>8} {'nfev':>8} {'f L-BFGS-B':>13} {'f tr-lbfgs':>13} {'pg L-B-B':>8} {'pg ours':>8} "
             f"{'success':>7} {'lower f':>7}")
+    print("gradient calls (njev) of L-BFGS-B, trust-lbfgs, trust-bounds (FD products) and trust-bounds (exact "
+          "products); nfev of trust-lbfgs")
     print(head)
     print("-" * len(head))
-    ratios, exact_ratios, rows = [], [], []
+    ratios, newton_ratios, exact_ratios, rows, differ = [], [], [], [], []
     for problem, lower, upper in cases(100 if args.quick else None):
         x0 = np.clip(problem.x0, lower, upper)
         ref, ref_calls, _ = run_lbfgsb(problem, lower, upper, x0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res, calls, _ = run_curvopt(problem, lower, upper, x0)
-            exact, exact_calls, _ = run_curvopt(problem, lower, upper, x0, hessp=problem.hessp)
-        assert calls == res.njev, (calls, res.njev)
+            res, calls, _ = run_curvopt(problem, lower, upper, x0, method="trust-lbfgs")
+            newton, newton_calls, _ = run_curvopt(problem, lower, upper, x0, method="trust-bounds")
+            exact, exact_calls, _ = run_curvopt(problem, lower, upper, x0, hessp=problem.hessp,
+                                                method="trust-bounds")
+        assert calls == res.njev and newton_calls == newton.njev, (calls, res.njev, newton_calls, newton.njev)
         ratios.append(calls / ref_calls)
+        newton_ratios.append(newton_calls / ref_calls)
         exact_ratios.append(exact_calls / ref_calls)
         rows.append((problem, res, ref))
         active = int(np.count_nonzero(res.active_mask))
         label = f"{problem.name} [{lower.min():g}, {upper.max():g}]"
-        print(f"{label:34} {problem.n:>5} {active:>4} {ref_calls:>13} {calls:>12} {exact_calls:>13} {ref.fun:>13.6e} "
-              f"{res.fun:>13.6e} {pgnorm(problem, ref.x, lower, upper):>11.1e} {res.pgnorm:>10.1e} "
-              f"{('y' if ref.success else 'n') + '/' + ('y' if res.success else 'n'):>7} "
-              f"{compare(ref.fun, res.fun):>7}", flush=True)
-    ratios = np.array(ratios)
+        verdict = compare(ref.fun, res.fun)
+        if verdict != "same":
+            differ.append(f"{label} ({verdict}: f {ref.fun:.6e} L-BFGS-B, {res.fun:.6e} trust-lbfgs)")
+        print(f"{label:34} {problem.n:>5} {active:>4} {ref_calls:>8} {calls:>8} {newton_calls:>8} {exact_calls:>8} "
+              f"{res.nfev:>8} {ref.fun:>13.6e} {res.fun:>13.6e} {pgnorm(problem, ref.x, lower, upper):>8.1e} "
+              f"{res.pgnorm:>8.1e} {('y' if ref.success else 'n') + '/' + ('y' if res.success else 'n'):>7} "
+              f"{verdict:>7}", flush=True)
     print("-" * len(head))
-    print(f"median gradient-call ratio curvopt / L-BFGS-B: {np.median(ratios):.2f} "
-          f"(min {ratios.min():.2f}, max {ratios.max():.2f}; {np.sum(ratios <= 1.0)} of {ratios.size} at or below 1)")
-    print(f"with exact Hessian-vector products instead (no gradient calls in products): median "
-          f"{np.median(exact_ratios):.2f}, {np.sum(np.array(exact_ratios) <= 1.0)} of {ratios.size} at or below 1")
+    for name, values in (("trust-lbfgs", ratios), ("trust-bounds", newton_ratios),
+                         ("trust-bounds, exact products", exact_ratios)):
+        values = np.array(values)
+        print(f"median gradient-call ratio {name} / L-BFGS-B: {np.median(values):.2f} "
+              f"(min {values.min():.2f}, max {values.max():.2f}; {np.sum(values <= 1.0)} of {values.size} at or "
+              "below 1)")
+    print("minima that differ from L-BFGS-B's: " + ("; ".join(differ) if differ else "none"))
     print("'lower f': same (agree to 1e-7), ours or theirs (which found the lower minimum: a different local "
           "minimum, or L-BFGS-B stopping early on its f-reduction test)")
     return rows

@@ -15,7 +15,7 @@ from ._verify import Verifier
 from .line_search.newton_cg import NEWTON_CG_COLUMNS, newton_cg_body
 from .trust_region import lanczos as gltr
 from .trust_region import steihaug
-from .trust_region.quasi_newton import TRUST_LBFGS_COLUMNS, trust_lbfgs_body
+from .trust_region.quasi_newton import TRUST_LBFGS_COLUMNS, QuasiNewtonBody
 from .trust_region._loop import TRUST_REGION_COLUMNS, Unconstrained, forcing_tolerance, trust_region_body
 from .trust_region.bounded import BOUNDED_COLUMNS, BoundedBody
 
@@ -185,14 +185,15 @@ def newton_cg(n, *, xtol=1e-5, gtol=1e-5, maxiter=None, cg_maxiter=None, c1=1e-4
     )
 
 
-def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_trust_radius=1.0,
+def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_trust_radius=None,
                 max_trust_radius=1000.0, eta=1e-4, measure=None, verify="auto", deflate=None):
     """Options of ``method='trust-lbfgs'``: a trust region on a limited-memory quasi-Newton model
     (`curvopt.trust_region.quasi_newton`); no Hessian-vector product except in the final
     curvature check, so the fewest gradient calls where products are finite differences.
 
     gtol : float
-        Stop when ``measure(g) <= gtol`` (default ``||g||_2``; scipy L-BFGS-B's default 1e-5).
+        Stop when ``measure(g) <= gtol`` (default ``||g||_2``; scipy L-BFGS-B's default 1e-5);
+        with `bounds`, when ``||P[x - g] - x||_inf <= gtol`` (L-BFGS-B's ``pgtol`` test).
     maxiter : int
         Iterations (trial steps), default ``200 n``.
     memory : int
@@ -202,30 +203,40 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
     initial_trust_radius, max_trust_radius : float
         The first step is the steepest-descent step of length `initial_trust_radius`
         (scipy's 1 and 1000; np.inf lifts the cap, for minimizers far away such as Brown's
-        badly scaled function's at 1e6).
+        badly scaled function's at 1e6).  Default None: 1, and with `bounds` the length of
+        the projected steepest-descent step ``||P[x0 - g0] - x0||_2`` (L-BFGS-B's first step).
     eta : float
         A step is accepted when the actual reduction exceeds `eta` times the
         predicted one (default 1e-4: any clear decrease, which the gradient
         call that follows turns into a model update).
     measure : callable, optional
         ``measure(g) -> float``, the stationarity measure `gtol` bounds, e.g.
-        ``lambda g: np.linalg.norm(g.reshape(-1, 3), axis=1).max()`` (ASE's fmax).
+        ``lambda g: np.linalg.norm(g.reshape(-1, 3), axis=1).max()`` (ASE's fmax);
+        unconstrained runs only.
+
     verify : {'auto', True, False}
         The curvature check where the gradient test holds (see `trust_ncg`);
         it uses the run's Hessian-vector products (finite differences by default).
     deflate : callable or array_like, optional
         Directions the curvature check leaves out (see `trust_ncg`).
+
+    With `bounds` (`curvopt.trust_region.quasi_newton.QuasiNewtonBody`), the step is
+    trust-bounds' projected step on the model (L-BFGS-B's generalized Cauchy point, CG on
+    the free variables, projected search) in the shared trust-region loop; every evaluation
+    stays in the box, and the result has ``pgnorm`` and ``active_mask``.  The default of
+    `minimize` given `bounds` and a gradient whose products would be finite differences.
     """
-    _check_trust_region_values(gtol, eta, initial_trust_radius, max_trust_radius)
+    _check_trust_region_values(gtol, eta, 1.0 if initial_trust_radius is None else initial_trust_radius,
+                               max_trust_radius)
     if model not in ("bfgs", "sr1"):
         raise ValueError(f"option `model` must be 'bfgs' or 'sr1'; got {model!r}")
     if measure is not None and not callable(measure):
         raise TypeError(f"option `measure` must be callable or None; got {type(measure).__name__}")
-    return trust_lbfgs_body(gtol=gtol, maxiter=_count("maxiter", maxiter, 200 * n),
-                            memory=_count("memory", memory, 10), kind=model,
-                            initial_trust_radius=float(initial_trust_radius),
-                            max_trust_radius=float(max_trust_radius), eta=eta, measure=measure,
-                            verifier=Verifier(verify, n, deflate=deflate))
+    return QuasiNewtonBody(n, gtol=gtol, maxiter=_count("maxiter", maxiter, 200 * n),
+                           memory=_count("memory", memory, 10), kind=model,
+                           initial_trust_radius=None if initial_trust_radius is None else float(initial_trust_radius),
+                           max_trust_radius=float(max_trust_radius), eta=eta, measure=measure,
+                           verify=verify, deflate=deflate)
 
 
 @dataclass(frozen=True)
@@ -254,7 +265,7 @@ METHODS = {
         MethodSpec("trust-krylov", trust_krylov, TRUST_REGION_COLUMNS, "gtol"),
         MethodSpec("trust-bounds", trust_bounds, BOUNDED_COLUMNS, "gtol", supports_bounds=True),
         MethodSpec("newton-cg", newton_cg, NEWTON_CG_COLUMNS, "gtol"),
-        MethodSpec("trust-lbfgs", trust_lbfgs, TRUST_LBFGS_COLUMNS, "gtol"),
+        MethodSpec("trust-lbfgs", trust_lbfgs, TRUST_LBFGS_COLUMNS, "gtol", supports_bounds=True),
     )
 }
 

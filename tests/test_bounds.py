@@ -390,7 +390,8 @@ def test_budget_callback_and_maxiter():
 
 
 def test_disp_prints_projected_gradient(capsys):
-    curvopt.minimize(rosen, np.zeros(2), jac=rosen_der, bounds=[(0, 0.5), (0, 1)], options={"disp": True})
+    curvopt.minimize(rosen, np.zeros(2), jac=rosen_der, method="trust-bounds", bounds=[(0, 0.5), (0, 1)],
+                     options={"disp": True})
     out = capsys.readouterr().out
     assert "pgnorm" in out and "n_active" in out and "Optimization terminated successfully." in out
 
@@ -462,13 +463,16 @@ def test_warnings_do_not_leak():
 # -- wiring into curvopt.minimize ----------------------------------------------------------
 
 
-def test_bounds_route_to_trust_bounds_by_default():
-    # as scipy switches its default to L-BFGS-B when given bounds
+def test_bounds_route_to_trust_bounds_by_default_when_curvature_is_given():
+    # as scipy switches its default to L-BFGS-B when given bounds; with finite-difference products
+    # the default is 'trust-lbfgs' (tests/test_bounds_quasi_newton.py)
     lower, upper = np.full(4, -1.5), np.full(4, 0.8)
-    default = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), tol=1e-9)
-    explicit = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, method="Trust-Bounds", bounds=Bounds(lower, upper),
-                                options={"gtol": 1e-9})
-    wrapper = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, bounds=Bounds(lower, upper), options={"gtol": 1e-9})
+    default = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, hessp=rosen_hess_prod, bounds=Bounds(lower, upper),
+                               tol=1e-9)
+    explicit = curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, hessp=rosen_hess_prod, method="Trust-Bounds",
+                                bounds=Bounds(lower, upper), options={"gtol": 1e-9})
+    wrapper = minimize_bounded(rosen, np.zeros(4), jac=rosen_der, hessp=rosen_hess_prod, bounds=Bounds(lower, upper),
+                               options={"gtol": 1e-9})
     for res in (explicit, wrapper):
         np.testing.assert_array_equal(res.x, default.x)
         assert (res.nit, res.njev, res.nfev) == (default.nit, default.njev, default.nfev)

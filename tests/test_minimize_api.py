@@ -303,8 +303,9 @@ def test_bounds_and_constraints_name_the_methods_that_take_them():
         curvopt.minimize(rosen, X0, jac=rosen_der, constraints=[{"type": "eq", "fun": lambda x: x[0]}])
 
 
-def test_default_method_with_bounds_is_trust_bounds():
-    # scipy's default with bounds is L-BFGS-B; curvopt's is 'trust-bounds', with the same stopping test
+def test_default_method_with_bounds_matches_lbfgsb():
+    # scipy's default with bounds is L-BFGS-B; curvopt's, given a gradient and no Hessian, is 'trust-lbfgs'
+    # with bounds (the same projected-gradient stopping test); with exact products it is 'trust-bounds'.
     bounds = [(-2, 0.8)] * 4
     x0 = np.array([-1.2, 0.8, -1.2, 0.8])
     ours = curvopt.minimize(rosen, x0, jac=rosen_der, bounds=bounds)
@@ -314,8 +315,12 @@ def test_default_method_with_bounds_is_trust_bounds():
     assert ours.active_mask.tolist() == [1, 0, 0, 0] and theirs.x[0] == 0.8
     np.testing.assert_allclose(ours.x, theirs.x, atol=1e-5)
     assert ours.fun == pytest.approx(theirs.fun, rel=1e-6, abs=1e-10)
-    explicit = curvopt.minimize(rosen, x0, jac=rosen_der, method="trust-bounds", bounds=bounds)
+    explicit = curvopt.minimize(rosen, x0, jac=rosen_der, method="trust-lbfgs", bounds=bounds)
     np.testing.assert_array_equal(explicit.x, ours.x)
+    with_hessp = curvopt.minimize(rosen, x0, jac=rosen_der, hessp=scipy.optimize.rosen_hess_prod, bounds=bounds)
+    newton = curvopt.minimize(rosen, x0, jac=rosen_der, hessp=scipy.optimize.rosen_hess_prod, bounds=bounds,
+                              method="trust-bounds")
+    np.testing.assert_array_equal(with_hessp.x, newton.x)  # exact products: the Newton method
 
 
 def test_update_strategy_hess_is_refused():

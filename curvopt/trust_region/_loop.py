@@ -34,6 +34,12 @@ What depends on where the iterates may go is a small strategy object, the
     The coordinates the curvature check covers (None: all of them).
 ``shrink(radius, step_norm) -> float``
     The radius after a rejected step.
+``grow(radius, trial, max_trust_radius) -> float``
+    The radius after a very successful step (``rho > 3/4``).
+``learns``, ``observe(run, x_trial, g_trial)``
+    A feasible set whose step uses a model that learns from gradients
+    (``learns`` true) is also shown the gradients of rejected trial points
+    where they come free with the value (``jac=True``).
 ``progress(run, measure) -> dict``
     The feasible set's own columns of the progress table (`columns`).
 
@@ -56,6 +62,7 @@ import numpy as np
 
 from .._oracle import OracleError
 from .._result import Status
+from .._run import DEFAULT_MAX_FAILURES
 from .._validation import norm as _norm
 from .._verify import Verifier
 from .steihaug import StopReason
@@ -64,7 +71,6 @@ __all__ = ["trust_region_body", "Unconstrained", "TrialStep", "TRUST_REGION_COLU
 
 _EPS = np.finfo(float).eps
 # Resolution of f, relative to |f|, below which differences are round-off.
-from .._run import DEFAULT_MAX_FAILURES
 _F_RESOLUTION = 100 * _EPS
 # Consecutive failed trial points (NaN, inf or an exception) before the run is given up, by
 # default (option `max_failures`, `Run.max_failures`); the compiled loop uses this value.
@@ -141,8 +147,18 @@ class Unconstrained:
         predicted = -(float(np.dot(run.g, step)) + 0.5 * curvature * radius * radius)
         return TrialStep(run.x + step, _norm(step), predicted, 0, True, False)
 
+    learns = False
+
+    def observe(self, run, x_trial, g_trial):
+        pass
+
     def free(self, x):
         return None
+
+    @staticmethod
+    def grow(radius, trial, max_trust_radius) -> float:
+        """Doubled when the trust region limited the step (scipy's rule)."""
+        return min(_EXPAND * radius, max_trust_radius) if trial.tr_limited else radius
 
     @staticmethod
     def shrink(radius, step_norm) -> float:
@@ -158,7 +174,8 @@ class Unconstrained:
 def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trust_radius, eta, verifier=None):
     """A solver body (see `curvopt._run`) for trust-region Newton over the feasible set `feasible`.
 
-    The run stops when ``feasible.record(run) <= gtol``.  `verifier` (a
+    The run stops when ``feasible.record(run) <= gtol``.  `initial_trust_radius` is a
+    number or ``initial_trust_radius(run) -> float``.  `verifier` (a
     `curvopt._verify.Verifier`, or None) checks the curvature there, on the
     coordinates ``feasible.free(x)``, and at a saddle supplies the direction
     to leave it by.
@@ -168,7 +185,8 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
     def body(run):
         feasible.start(run)
         oracle = run.oracle
-        radius = float(initial_trust_radius)
+        # a callable chooses the first radius from the starting point
+        radius = float(initial_trust_radius(run) if callable(initial_trust_radius) else initial_trust_radius)
         consecutive_failures = 0
         measure = feasible.record(run)
         while True:
@@ -186,6 +204,7 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
             rho = -math.inf
             accepted = False
             nonfinite = False
+            observed = None  # the gradient at a rejected trial point, for a model that learns
             if trial.nonfinite and trial.step_norm == 0.0:
                 nonfinite = True  # the gradient is not finite right next to x
             elif not trial.predicted_reduction > 0.0:
@@ -200,6 +219,7 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
                     resolution = _F_RESOLUTION * abs(run.f)
                     if rho > eta or trial.predicted_reduction < resolution:
                         g_trial = _gradient_or_none(run, x_trial)
+                        observed = g_trial
                         if g_trial is None:
                             nonfinite = True
                         elif rho > eta or (
@@ -208,6 +228,10 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
                             accepted = True
                             run.move_to(x_trial, f_trial, g_trial)
                             measure = feasible.record(run)
+                    elif feasible.learns and oracle.jac_mode == "combined":
+                        observed = _gradient_or_none(run, x_trial)  # came with the value: free
+                    if observed is not None and not accepted:
+                        feasible.observe(run, x_trial, observed)
             if nonfinite:
                 run.n_nonfinite += 1
                 consecutive_failures += 1
@@ -218,8 +242,8 @@ def trust_region_body(feasible, *, gtol, maxiter, initial_trust_radius, max_trus
                 consecutive_failures = 0
             if rho < 0.25:
                 radius = feasible.shrink(radius, trial.step_norm)
-            elif rho > 0.75 and trial.tr_limited:
-                radius = min(_EXPAND * radius, max_trust_radius)
+            elif rho > 0.75:
+                radius = feasible.grow(radius, trial, max_trust_radius)
             if radius < 1e-10 and radius < _EPS * max(1.0, _norm(run.x)):
                 return Status.NAN_RESULT if nonfinite else Status.TRUST_RADIUS
             stop = run.end_of_iteration(

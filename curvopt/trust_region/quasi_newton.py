@@ -38,8 +38,34 @@ rejected point is used too).  The stopping test is on ``||g||_2`` or on any
 stationarity measure the user passes (option `measure`, e.g. the largest
 per-atom force norm of a molecule, ASE's ``fmax``).
 
+Bounds
+------
+``minimize(..., method='trust-lbfgs', bounds=...)`` (`QuasiNewtonBody.with_bounds`)
+does not use this module's loop: the model becomes a product backend
+(`curvopt.hvp.quasi_newton.QuasiNewtonHVP`, ``B v`` in ``O(n m)``, updated from
+each accepted step's pair ``(s, y)``, and from rejected ones whose gradient came
+free with ``jac=True``) for the projected step of ``'trust-bounds'``
+(`curvopt.trust_region.bounded.Box`) in the trust-region loop every method shares
+(`curvopt.trust_region._loop`).  The Cauchy point is L-BFGS-B's: the first minimizer
+of the model along the projected steepest-descent path, computed from the compact
+form in ``O(n log n + n m)`` (Byrd, Lu, Nocedal & Zhu 1995).  Everything else is
+trust-bounds': the box is never left (finite-difference gradients through
+`curvopt.trust_region.bounded.box_oracle`), the stopping test is
+``||P[x - g] - x||_inf <= gtol``, and the curvature check (`curvopt._verify`) uses
+the run's true products, never the model's.  Two rules differ from trust-bounds:
+the first radius is ``||P[x0 - g0] - x0||_2`` (L-BFGS-B's first step), and a very
+successful step inside the region sets the radius to at least twice its length.
+
+The unconstrained method keeps its own loop (`trust_lbfgs_body`): it solves the
+subproblem exactly, evaluates rejected points' gradients when they are free, and
+shrinks the radius by interpolation, and tests/test_trust_lbfgs.py and
+tests/test_collection.py hold its counts; expressing it through the shared loop
+would need those three rules as strategy hooks there.
+
 References
 ----------
+R. H. Byrd, P. Lu, J. Nocedal and C. Zhu, "A limited memory algorithm for
+bound constrained optimization", SIAM J. Sci. Comput. 16(5), 1190-1208, 1995.
 R. H. Byrd, J. Nocedal and R. B. Schnabel, "Representations of quasi-Newton
 matrices and their use in limited memory methods", Math. Program. 63,
 129-156, 1994.
@@ -60,9 +86,12 @@ import numpy as np
 from .._result import Status
 from .._validation import norm as _norm
 from .._verify import Verifier
-from ._loop import _gradient_or_none, _value_or_nan
+from ..hvp.quasi_newton import CompactModel
+from ..hvp.quasi_newton import QuasiNewtonHVP
+from ._loop import _gradient_or_none, _value_or_nan, trust_region_body
+from .bounded import Box
 
-__all__ = ["CompactModel", "solve_subproblem", "trust_lbfgs_body", "TRUST_LBFGS_COLUMNS"]
+__all__ = ["CompactModel", "solve_subproblem", "trust_lbfgs_body", "QuasiNewtonBody", "TRUST_LBFGS_COLUMNS"]
 
 _EPS = np.finfo(float).eps
 _F_RESOLUTION = 100 * _EPS
@@ -76,113 +105,6 @@ TRUST_LBFGS_COLUMNS = (
     ("rho", 10, ".3f"),
     ("njev", 7, "d"),
 )
-
-
-class CompactModel:
-    """A limited-memory quasi-Newton matrix ``B = gamma I + Psi M Psi'`` from pairs (s, y).
-
-    Parameters
-    ----------
-    n : int
-    memory : int
-        Pairs kept (the oldest is dropped).
-    kind : {'bfgs', 'sr1'}
-    """
-
-    def __init__(self, n, memory=10, kind="bfgs"):
-        self.n = n
-        self.memory = memory
-        self.kind = kind
-        self.S = np.empty((n, 0))
-        self.Y = np.empty((n, 0))
-        self.gamma = None
-        self._eig = None  # (P, lam): B = P diag(gamma + lam) P' + gamma (I - P P')
-
-    @property
-    def pairs(self) -> int:
-        return self.S.shape[1]
-
-    def reset(self):
-        self.S = np.empty((self.n, 0))
-        self.Y = np.empty((self.n, 0))
-        self.gamma = None
-        self._eig = None
-
-    def update(self, s, y) -> bool:
-        """Add the pair (s, y) when it is safe; True if it was added."""
-        sy, yy, ss = float(np.dot(s, y)), float(np.dot(y, y)), float(np.dot(s, s))
-        if not (math.isfinite(sy) and math.isfinite(yy)) or ss == 0.0:
-            return False
-        if self.kind == "bfgs":
-            if not sy > 1e-10 * math.sqrt(ss * yy):
-                return False
-            gamma = yy / sy
-        else:
-            r = y - self.matvec(s) if self.pairs else y - (self.gamma or yy / max(abs(sy), 1e-300)) * s
-            rs = float(np.dot(r, s))
-            if abs(rs) < 1e-8 * math.sqrt(ss) * _norm(r):
-                return False
-            gamma = self._sr1_gamma(sy, yy)
-        S = np.column_stack([self.S, s])[:, -self.memory:]
-        Y = np.column_stack([self.Y, y])[:, -self.memory:]
-        old = (self.S, self.Y, self.gamma)
-        self.S, self.Y, self.gamma = S, Y, gamma
-        try:
-            self._factor()
-        except np.linalg.LinAlgError:
-            self.S, self.Y, self.gamma = old
-            self._factor() if self.pairs else None
-            return False
-        return True
-
-    def _sr1_gamma(self, sy, yy):
-        # gamma below the curvature y's'y/s's of the pairs keeps the middle matrix away from
-        # singular; a positive multiple of y'y/s'y as long as the curvature is positive.
-        g = yy / sy if sy > 0 else (self.gamma if self.gamma is not None else 1.0)
-        return 0.5 * g if self.gamma is None else 0.5 * min(g, 2.0 * self.gamma)
-
-    def _middle(self):
-        S, Y, gamma = self.S, self.Y, self.gamma
-        SY = S.T @ Y
-        L = np.tril(SY, -1)
-        D = np.diag(np.diag(SY))
-        if self.kind == "bfgs":
-            Psi = np.hstack([gamma * S, Y])
-            K = np.block([[gamma * (S.T @ S), L], [L.T, -D]])
-            return Psi, -np.linalg.inv(K)
-        Psi = Y - gamma * S
-        K = D + L + L.T - gamma * (S.T @ S)
-        return Psi, np.linalg.inv(K)
-
-    def _factor(self):
-        if self.pairs == 0:
-            self._eig = None
-            return
-        Psi, M = self._middle()
-        if not np.all(np.isfinite(M)):
-            raise np.linalg.LinAlgError("singular middle matrix")
-        G = Psi.T @ Psi
-        s, V = np.linalg.eigh(0.5 * (G + G.T))
-        keep = s > 1e-12 * max(float(s[-1]), 1e-300) * len(s)
-        s, V = s[keep], V[:, keep]
-        root = np.sqrt(s)
-        R = root[:, None] * V.T  # Psi = Q R with Q = Psi V / root
-        T = R @ M @ R.T
-        lam, U = np.linalg.eigh(0.5 * (T + T.T))
-        P = Psi @ (V / root) @ U
-        self._eig = (P, lam)
-
-    def matvec(self, v):
-        """B v."""
-        gamma = 1.0 if self.gamma is None else self.gamma
-        if self._eig is None:
-            return gamma * v
-        P, lam = self._eig
-        return gamma * v + P @ (lam * (P.T @ v))
-
-    def spectrum(self):
-        """(P, eigenvalues on span P, gamma on the complement)."""
-        return self._eig, self.gamma
 
 
 def solve_subproblem(model, g, radius):
@@ -365,3 +287,90 @@ def trust_lbfgs_body(*, gtol, maxiter, memory, kind, initial_trust_radius, max_t
                 return Status.CALLBACK
 
     return body
+
+
+# The bounded step on the model: CG on a face of gamma I + (rank <= 2 memory) converges in at most
+# 2 memory + 1 iterations, and products cost no gradient call, so CG is run to a tight tolerance.
+_MODEL_FORCING = 1e-6
+
+
+class QuasiNewtonBody:
+    """The solver body of ``method='trust-lbfgs'`` (see `curvopt._registry.trust_lbfgs`):
+    unconstrained when called as it is (`trust_lbfgs_body`), bounded through `with_bounds`.
+
+    With bounds, the step is that of ``method='trust-bounds'`` -- generalized Cauchy
+    point by a projected search, CG on the free variables, projected search
+    (`curvopt.trust_region.bounded.Box`) -- with the products of a quasi-Newton
+    model (`curvopt.hvp.quasi_newton.QuasiNewtonHVP`) in place of the Hessian's, in the
+    trust-region loop every method shares (`curvopt.trust_region._loop`): no gradient
+    call but those at trial points, and L-BFGS-B's projected-gradient stopping test.
+
+    Parameters are those of `trust_lbfgs_body`, and `verify` (see `curvopt._verify.Verifier`);
+    `initial_trust_radius` None means 1 unconstrained and, with bounds, the length of the
+    projected steepest-descent step ``||P[x0 - g0] - x0||_2`` (see `_first_step_radius`).
+    """
+
+    def __init__(self, n, *, gtol, maxiter, memory, kind, initial_trust_radius, max_trust_radius, eta,
+                 measure=None, verify="auto", deflate=None):
+        self.n = n
+        self.gtol = gtol
+        self.measure = measure
+        self.verify = verify
+        self.memory = memory
+        self.kind = kind
+        self.initial_trust_radius = initial_trust_radius
+        self.loop = dict(gtol=gtol, maxiter=maxiter,
+                         initial_trust_radius=1.0 if initial_trust_radius is None else initial_trust_radius,
+                         max_trust_radius=max_trust_radius, eta=eta)
+        self.unconstrained = trust_lbfgs_body(memory=memory, kind=kind, measure=measure,
+                                              verifier=Verifier(verify, n, deflate=deflate), **self.loop)
+
+    def with_bounds(self, lower, upper):
+        """The body for the box ``lower <= x <= upper`` (arrays, ``-inf``/``inf`` where unbounded);
+        with no finite bound, the unconstrained body."""
+        lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        if not (np.isfinite(lower).any() or np.isfinite(upper).any()):
+            return self._unbounded
+        if self.measure is not None:
+            raise ValueError("option `measure` is for unconstrained runs; with `bounds` the stopping test is "
+                             "L-BFGS-B's ||P[x - g] - x||_inf <= gtol")
+        memory, kind = self.memory, self.kind
+        loop = dict(self.loop)
+        if self.initial_trust_radius is None:
+            loop["initial_trust_radius"] = _first_step_radius(lower, upper, loop["max_trust_radius"])
+        box = Box(lower, upper, gtol=self.gtol, cg_maxiter=max(50, 4 * memory),
+                  forcing=lambda pgnorm: _MODEL_FORCING * pgnorm,
+                  model=lambda n: QuasiNewtonHVP(n, memory, kind))
+        # as trust-bounds: a drop-in for L-BFGS-B, the check only where it costs no gradient call
+        verifier = Verifier(self.verify, self.n, auto_budget=0.0)
+        return trust_region_body(box, verifier=verifier, **loop)
+
+    def _unbounded(self, run):
+        """The unconstrained body, with the result keys of a bounded run (every method that takes
+        bounds returns them): ``pgnorm = ||g||_inf``, nothing active."""
+        try:
+            return self.unconstrained(run)
+        finally:
+            run.extra["pgnorm"] = float(np.max(np.abs(run.g))) if run.g.size else 0.0
+            run.extra["active_mask"] = np.zeros(run.x.size, dtype=int)
+
+    def __call__(self, run):
+        return self.unconstrained(run)
+
+
+def _first_step_radius(lower, upper, max_trust_radius):
+    """``initial_trust_radius(run)``: ``||P[x0 - g0] - x0||_2``, capped by `max_trust_radius`.
+
+    It is the first step of L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995), the generalized
+    Cauchy point of the model ``B = I`` taken whole: where the bounds stop the
+    projected path early (a vertex of the box within reach), the first trial point is
+    that vertex and not a radius-1 step towards it.  A poor guess costs value calls only:
+    a rejected trial point is not given a gradient.
+    """
+
+    def radius(run):
+        pg = np.clip(run.x - run.g, lower, upper) - run.x
+        length = _norm(pg)
+        return min(length, max_trust_radius) if math.isfinite(length) and length > 0.0 else 1.0
+
+    return radius
