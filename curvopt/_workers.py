@@ -9,8 +9,9 @@ differential_evolution``, ``scipy.integrate.quad_vec``):
   created when first needed and shut down when the call that made it ends
   (for a `HessianOperator`: by ``close()``, the ``with`` block, or garbage
   collection), with the platform's default start method as scipy's
-  (``fork`` on Linux; ``spawn`` on macOS and Windows, where the calling
-  script needs an ``if __name__ == "__main__":`` guard);
+  (``fork`` on Linux up to Python 3.13, ``forkserver`` from 3.14; ``spawn``
+  on macOS and Windows; with any but ``fork`` the calling script needs an
+  ``if __name__ == "__main__":`` guard);
 * a map-like callable ``workers(func, iterable)`` returning the results in
   order, used as it is: ``concurrent.futures`` executors' ``map``,
   ``dask.distributed``'s ``Client.get_executor().map``,
