@@ -87,7 +87,7 @@ def _orthonormal_columns(W, D, V=None, rtol=1e-8):
 
 
 def davidson(apply, X0, nwant, tol, model=None, D=None, max_products=None, scale=0.0, floor=1e-3, rng=None,
-             negative=False):
+             negative=False, enough=None, known=None):
     """Lowest eigenpairs of ``P H P`` from products, with a model as preconditioner.
 
     Parameters
@@ -113,18 +113,45 @@ def davidson(apply, X0, nwant, tol, model=None, D=None, max_products=None, scale
         A known estimate of ||H|| (the largest |Ritz value| seen is used too).
     rng : numpy.random.Generator, optional
         For a random start when ``X0`` is empty after projection.
+    negative : bool
+        Also converge every pair whose Ritz value is negative.
+    known : tuple (S, Y), optional
+        Pairs ``(v, H v)`` already at hand (``S`` with orthonormal columns,
+        orthogonal to ``D``): the basis starts from them at no cost, and ``X0``
+        is added only when they are not enough.
+    enough : callable, optional
+        ``enough(theta, residual_norms) -> bool``, a second way to finish
+        (``converged`` is then True): e.g. once the Ritz values, upper bounds
+        of the eigenvalues, already prove what the caller needs.
     """
     n = X0.shape[0]
     n_eff = n - (0 if D is None else D.shape[1])
     if max_products is None:
         max_products = n_eff
-    V = _orthonormal_columns(X0, D)
-    if V.shape[1] == 0:
-        gen = np.random.default_rng(0) if rng is None else rng
-        V = _orthonormal_columns(gen.standard_normal((n, max(1, nwant))), D)
-    V = V[:, : max(1, min(V.shape[1], max_products, n_eff))]
-    AV = np.column_stack([apply(np.ascontiguousarray(V[:, i])) for i in range(V.shape[1])])
-    n_products = V.shape[1]
+    n_products = 0
+    if known is not None and known[0].shape[1]:
+        V, AV = known
+        V, AV = V[:, :n_eff], AV[:, :n_eff]
+        if V.shape[1] >= nwant:
+            T = V.T @ AV
+            theta, Z = np.linalg.eigh(0.5 * (T + T.T))
+            R = _project(AV @ Z, D) - (V @ Z) * theta
+            scale = max(scale, float(np.max(np.abs(theta))))
+            if V.shape[1] >= n_eff or (enough is not None and enough(theta, np.linalg.norm(R, axis=0))):
+                return DavidsonResult(theta, V @ Z, np.linalg.norm(R, axis=0), V, AV, True, 0, scale)
+        W = _orthonormal_columns(X0, D, V)
+        W = W[:, : max(0, min(W.shape[1], max_products, n_eff - V.shape[1]))]
+    else:
+        V, AV = np.zeros((n, 0)), np.zeros((n, 0))
+        W = _orthonormal_columns(X0, D)
+        if W.shape[1] == 0:
+            gen = np.random.default_rng(0) if rng is None else rng
+            W = _orthonormal_columns(gen.standard_normal((n, max(1, nwant))), D)
+        W = W[:, : max(1, min(W.shape[1], max_products, n_eff))]
+    if W.shape[1]:
+        V = np.hstack([V, W])
+        AV = np.hstack([AV, np.column_stack([apply(np.ascontiguousarray(W[:, i])) for i in range(W.shape[1])])])
+        n_products = W.shape[1]
     if model is not None:
         lam_B, V_B = model
     while True:
@@ -139,6 +166,8 @@ def davidson(apply, X0, nwant, tol, model=None, D=None, max_products=None, scale
         m = min(max(nwant, int(np.count_nonzero(theta < 0.0)) if negative else 0), theta.size)
         unconverged = [i for i in range(m) if res[i] > thresh[i]]
         exact = V.shape[1] >= n_eff
+        if enough is not None and not exact and unconverged and enough(theta, res):
+            return DavidsonResult(theta, X, res, V, AV, True, n_products, scale)
         if not unconverged or exact or n_products >= max_products:
             return DavidsonResult(theta, X, res, V, AV, exact or not unconverged, n_products, scale)
         i = unconverged[0]

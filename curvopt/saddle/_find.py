@@ -7,6 +7,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 
 from .._oracle import OracleError, check_initial_point, make_oracle
@@ -17,7 +18,7 @@ from .._validation import as_finite_vector
 from ..hvp.backends import FiniteDifferenceHVP
 from ..hvp._resolve import make_backend
 from ._davidson import davidson
-from ._model import UPDATES, HessianModel
+from ._model import UPDATES, HessianModel, _independent
 from ._step import prfo_step, trust_length
 
 __all__ = ["find_saddle", "rigid_body_modes", "DEFAULT_OPTIONS"]
@@ -27,6 +28,9 @@ _SQRT_EPS = math.sqrt(_EPS)
 # Resolution of f relative to |f| below which an energy change is round-off.
 _F_RESOLUTION = 100 * _EPS
 _MAX_CONSECUTIVE_FAILURES = 10
+# Steps remembered for the order check: only those that ended within the reach of the
+# finite-difference products count, and near convergence steps shrink fast.
+_RECENT_STEPS = 8
 # Sella's trust-radius rules for saddle searches (Hermes et al. 2022, its defaults
 # rho_dec, rho_inc, sigma_dec, sigma_inc): shrink to 0.65 |s| when rho is outside
 # [1/5, 5], grow to 1.15 |s| when rho is within 3.5 % of 1.
@@ -35,6 +39,7 @@ _RHO_DEC, _RHO_INC, _SIGMA_DEC, _SIGMA_INC = 5.0, 1.035, 0.65, 1.15
 #: Every option of `find_saddle` with its default (see its docstring for where each comes from).
 DEFAULT_OPTIONS = {
     "gtol": 1e-4,
+    "measure": None,
     "maxiter": 1000,
     "max_grad_calls": None,
     "initial_trust_radius": 0.1,
@@ -185,6 +190,9 @@ def _checked_options(options, n):
         opts[name] = int(v)
 
     positive("gtol", strict=False)
+    if opts["measure"] is not None and not callable(opts["measure"]):
+        raise ValueError(f"option `measure` must be None or a callable measure(g) -> float; "
+                         f"got {type(opts['measure']).__name__}")
     for name in ("initial_trust_radius", "max_trust_radius", "min_trust_radius", "eig_tol", "hvp_step"):
         positive(name)
     positive("zero_tol", strict=False)
@@ -254,6 +262,7 @@ class _Search:
         self.kicks = 0
         self.ritz_scale = 0.0
         self.secant_curvatures = collections.deque(maxlen=5)
+        self.recent_steps = collections.deque(maxlen=_RECENT_STEPS)  # (x before, s, y)
         self.check = None  # (theta, X, residuals, converged, source) at the current point
 
     # -- products at the current point
@@ -333,8 +342,14 @@ class _Search:
         # Products converge the `order` lowest modes (the ones that must be negative; one
         # mode for order 0); the next ones are the model's, in the complement of those.
         k = max(self.order, 1)
+        # The k lowest Ritz values bound the k lowest eigenvalues from above (Cauchy
+        # interlacing): once they are all clearly negative, the order is proven and more
+        # products would only sharpen the reported values.  (For order 0 a bound from
+        # above proves nothing: the lowest pair must converge.)
+        enough = (lambda theta, residuals: self._count_negative(theta) >= k) if self.order else None
         res = davidson(self._apply, self._start_block(run, D, k), k, self.opts["eig_tol"],
-                       model=self._model_modes(D), D=D, max_products=n_free, rng=self.rng)
+                       model=self._model_modes(D), D=D, max_products=n_free, rng=self.rng, enough=enough,
+                       known=self._nearby_secants(run, D))
         self.model.update(res.S, res.Y)
         self.n_eigensolves += 1
         self.since_diag = 0
@@ -349,6 +364,32 @@ class _Search:
             resid = np.concatenate([resid, np.full(m - k, np.nan)])
         source = "products" if m == k else "products+model"
         return theta, X, resid, bool(res.converged), source
+
+    def _nearby_secants(self, run, D):
+        """The secant pairs of the last steps that lie within `hvp_step` of x, as products at x.
+
+        A forward-difference product is the secant ``(g(x + h v) - g(x)) / h`` of a segment
+        of length h at x; the secant of a step whose segment lies within h of x is a product
+        of the same accuracy, already paid for.  Near convergence the steps are that short,
+        and their pairs often settle the order check with no new gradient call.
+        """
+        reach = self.opts["hvp_step"]
+        S, Y = [], []
+        for x_before, s, y in reversed(self.recent_steps):
+            if max(np.linalg.norm(run.x - x_before), np.linalg.norm(run.x - x_before - s)) > reach:
+                break  # older steps are farther still
+            S.append(_project(s, D))
+            Y.append(_project(y, D))
+        if not S:
+            return None
+        # a step nearly parallel to the later ones would only amplify their differencing
+        # noise (by 1 / sin of the angle): keep steps at least ~6 degrees apart
+        S, Y = _independent(np.column_stack(S), np.column_stack(Y), rtol=0.1)
+        if S.shape[1] == 0:
+            return None
+        Q, R = np.linalg.qr(S)
+        AQ = scipy.linalg.solve_triangular(R, Y.T, trans="T").T  # Y R^-1: the products of Q
+        return Q, AQ
 
     def _needs_refresh(self, D):
         if self.order == 0:
@@ -384,6 +425,7 @@ class _Search:
             return False, None
         actual = f_trial - run.f
         y = g_trial - run.g
+        self.recent_steps.append((run.x.copy(), s.copy(), y.copy()))
         self.model.update(s[:, None], y[:, None])
         self.secant_curvatures.append(abs(float(s @ y)) / float(s @ s))
         self.ritz_scale = 0.0  # Ritz values describe the point they were computed at
@@ -420,6 +462,20 @@ class _Search:
         length = trust_length(v, self.opts["trust_norm"])
         return v * (self.radius / length)
 
+    def stationarity(self, gp):
+        """The measure `gtol` bounds, of the projected gradient: the user's, or the largest component."""
+        measure = self.opts["measure"]
+        if measure is None:
+            return float(np.max(np.abs(gp)))
+        value = measure(gp.copy())
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"option `measure` must return a real number; got {value!r}") from None
+        if math.isnan(value):
+            raise ValueError("option `measure` returned NaN")
+        return value
+
     # -- the loop
     def body(self, run):
         o = self.opts
@@ -428,9 +484,8 @@ class _Search:
         while True:
             D = self.deflation.at(run.x)
             gp = _project(run.g, D)
-            gmax = float(np.max(np.abs(gp)))
             s = None
-            if gmax <= o["gtol"]:
+            if self.stationarity(gp) <= o["gtol"]:
                 if self.check is None:
                     self.check = self.final_check(run, D)
                 theta, X, res, converged, source = self.check
@@ -468,7 +523,7 @@ class _Search:
             lam1 = None
             if self.model.B is not None:
                 lam1 = float(self.model.eig(self.deflation.at(run.x))[0][0])
-            if run.end_of_iteration(f=run.f, gmax=float(np.max(np.abs(_project(run.g, self.deflation.at(run.x))))),
+            if run.end_of_iteration(f=run.f, gmax=self.stationarity(_project(run.g, self.deflation.at(run.x))),
                                     step=length, trust_radius=self.radius, lambda_1=lam1, njev=run.oracle.njev):
                 return Status.CALLBACK
 
@@ -526,10 +581,16 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
         exact autograd products (the default when the gradient is autograd's).
     options : dict, optional
         ``gtol`` : float, default 1e-4
-            Stop when ``||P g||_inf <= gtol`` (``P`` projects out the deflated
+            Stop when ``measure(P g) <= gtol`` (``P`` projects out the deflated
             directions) -- and the order check passes.  curvopt's and scipy's
-            trust-region default; chemists' ``fmax`` is a per-atom force norm,
-            at most sqrt(3) times this one.
+            trust-region default.
+        ``measure`` : callable, optional
+            ``measure(g) -> float``, the stationarity measure `gtol` bounds;
+            default the largest component ``||P g||_inf``.  Chemists' ``fmax``
+            is the largest per-atom force norm,
+            ``lambda g: np.linalg.norm(g.reshape(-1, 3), axis=1).max()``, up to
+            sqrt(3) times the default: passing it stops exactly at ASE's test
+            instead of at the stricter ``gtol = fmax / sqrt(3)``.
         ``maxiter`` : int, default 1000
             Steps (each costs one gradient call plus any products).
         ``max_grad_calls`` : int, optional
@@ -603,15 +664,17 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
             products when ``eigen_source == 'products'``, else the model's).
         ``eigen_residuals`` : ndarray (m,)
             Their residual norms ``||H v - theta v||`` (NaN for the model's).
-        ``eigen_source`` : {'products', 'model', 'none'}
-            Where those pairs come from.
+        ``eigen_source`` : {'products', 'products+model', 'model', 'none'}
+            Where those pairs come from ('products+model': the lowest `order`
+            from products, the next from the model).
         ``n_eigensolves`` : int
             Eigensolves run.
         ``trust_radius`` : float
             The final radius.
 
         ``success`` is True only when the gradient test holds and the check
-        found exactly `order` negative eigenvalues with converged Ritz pairs.
+        found exactly `order` negative eigenvalues, proven by Ritz values from
+        products at ``x`` (or, for order 0, a converged lowest Ritz pair).
         At a stationary point of another order the status is 10
         (``Status.SADDLE_POINT``: a stationary point of the wrong kind) with a
         message saying how many negative eigenvalues it has.
@@ -647,22 +710,29 @@ def find_saddle(fun, x0, jac=None, args=(), order=1, hessp=None, options=None):
     curvature pair and goes into ``B`` through the same multi-secant update,
     so that ``B`` reproduces the measured curvature on the whole subspace
     explored.  The first eigensolve (no model yet) is Lanczos from the
-    gradient; the model then starts as ``lambda0 I`` (lambda0 the mean
-    absolute Ritz value) plus the measured pairs.  Later eigensolves run only when
+    gradient; the model then starts as ``lambda0 I`` (lambda0 the geometric
+    mean of the absolute Ritz values, as in Sella) plus the measured pairs.  Later eigensolves run only when
     the model itself no longer has `order` negative eigenvalues among its
     lowest ones, and not within `diag_interval` steps of the last one: this
     is Sella's scheme (Hermes et al. 2022), and why a saddle search costs
     little more than a minimization.
 
     **The order check** (``final_check``), made where the gradient test
-    holds: 'davidson' converges the ``order + 1`` lowest pairs by
-    model-preconditioned Davidson from the model's modes at that point
-    (typically ``order + 1`` to a few products, as the model is already close).  Ritz
-    values bound the eigenvalues from above (Cauchy interlacing), so `order`
-    negative converged Ritz values *prove* at least `order` negative
-    eigenvalues of the (finite-difference) Hessian; that the next one is not
-    negative is the model's word -- a lower eigenvalue would have to lie in
-    directions that neither the steps nor any product has seen.  'lanczos'
+    holds: 'davidson' runs model-preconditioned Davidson from the model's
+    lowest modes at that point.  Ritz values bound the eigenvalues from above
+    (Cauchy interlacing), so `order` Ritz values below ``-zero_tol`` times the
+    curvature scale *prove* at least `order` negative eigenvalues of the
+    (finite-difference) Hessian, whatever their residuals: the eigensolve
+    stops there (typically after `order` products, as the model is already
+    close), or when the `order` lowest pairs meet `eig_tol`.  Its basis
+    starts from the secant pairs of the last steps when their segments lie
+    within `hvp_step` of the point: such a pair is a backward-difference
+    product at the point, as accurate as a new one, and near convergence the
+    steps are often that short, so the check may cost no gradient call at
+    all.  That the next eigenvalue is not negative is the model's word -- a
+    lower eigenvalue would have to lie in directions that neither the steps
+    nor any product has seen.  For order 0 the lowest pair must meet
+    `eig_tol` (an upper bound cannot prove positivity).  'lanczos'
     instead runs `curvopt.eigen.eigenmodes` with its probabilistic check for
     missed eigenvalues (some 10-25 more products; the whole Hessian when
     ``order + 1`` reaches the dimension).  'model' takes the model's

@@ -107,7 +107,7 @@ class HessianModel:
 
     # -- set up
     def initialize(self, S, Y):
-        """Start from ``B = lambda0 I``, lambda0 the mean |Rayleigh quotient| of the pairs.
+        """Start from ``B = lambda0 I``, lambda0 the geometric mean of the |Ritz values| of the pairs.
 
         This is Sella's choice (Hermes et al. 2022): the scale of the measured
         curvature, positive, so that directions never probed are treated as
@@ -121,7 +121,12 @@ class HessianModel:
             theta = scipy.linalg.eigh(A, G, eigvals_only=True)
         except (np.linalg.LinAlgError, ValueError):
             theta = np.diag(A) / np.maximum(np.diag(G), np.finfo(float).tiny)
-        lam0 = float(np.mean(np.abs(theta))) if theta.size else 1.0
+        # geometric mean: the scale of a spectrum spanning decades (soft rotations
+        # to stiff bonds) without the stiffest few dominating, as an arithmetic mean
+        # would (unexplored directions then look too stiff, and steps too short)
+        magnitudes = np.abs(theta[np.isfinite(theta)])
+        magnitudes = magnitudes[magnitudes > 1e-12 * np.max(magnitudes)] if magnitudes.size else magnitudes
+        lam0 = float(np.exp(np.mean(np.log(magnitudes)))) if magnitudes.size else 1.0
         if not np.isfinite(lam0) or lam0 <= 0.0:
             lam0 = 1.0
         self.B = lam0 * np.eye(self.n)
