@@ -15,11 +15,14 @@ wrapping ``calculate``; the same counter for every optimizer).  'dE' is the fina
 lowest final energy of that row's system: the larger clusters end in different local minima.
 
 Saddle points (order 1): LJ7 from the reference start (relaxed LJ7 + ``default_rng(0).normal(0,
-0.1)``), Sella's README example (Cu adatom on Cu(111), EMT, bottom layers fixed), and HCN -> HNC with
-GFN2-xTB; TransitionState against Sella (defaults, Cartesian).  'order' is checked independently:
-LJ7 by the eigenvalues of a central-difference Hessian (rigid modes projected), HCN by
-`curvopt.chem.vibrations` (imaginary frequencies), the Cu adatom by the solver's eigenvalues
-(TransitionState only).  Sella's published counts: LJ7 48, Cu adatom 26.
+0.1)``), Sella's README example (Cu adatom on Cu(111), EMT, bottom layers fixed), and five molecular
+TS with GFN2-xTB: HCN -> HNC, the NH3 umbrella inversion (planar TS, from 0.05 Å pyramidal), the
+methyl rotation of ethane and of ethanol (from 10° short of eclipsed), and the H2CO -> HCOH 1,2-H
+shift.  TransitionState ('auto': internal coordinates for the molecules, Cartesian for LJ7 and the
+Cu adatom; and Cartesian for the molecules) against Sella (defaults; internal=True and False).
+'order' is checked independently: LJ7 by the eigenvalues of a central-difference Hessian (rigid
+modes projected), the molecules by `curvopt.chem.vibrations` (imaginary frequencies), the Cu
+adatom by TransitionState's eigenvalues only.  Sella's published counts: LJ7 48, Cu adatom 26.
 
 Run:  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_chem_optimizers.py [--no-xtb] [--no-sella]
 """
@@ -206,56 +209,138 @@ def hcn_start():
     return Atoms("CNH", positions=[[0.0, 0.0, 0.0], [1.18, 0.0, 0.0], [0.55, 1.05, 0.0]])
 
 
+def nh3_start():
+    """NH3 flattened to 0.05 Å from planar (the umbrella inversion's TS is planar)."""
+    from ase.build import molecule
+
+    atoms = molecule("NH3")
+    p = atoms.positions - atoms.positions[0]
+    p[1:, 2] = -0.05
+    atoms.positions = p
+    return atoms
+
+
+def _rotate(atoms, axis, group, degrees):
+    """`atoms` with the atoms of `group` turned by `degrees` about the line through the atoms `axis`."""
+    a = atoms.copy()
+    p = a.positions
+    origin = p[axis[0]]
+    t = (p[axis[1]] - origin) / np.linalg.norm(p[axis[1]] - origin)
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    for i in group:
+        v = p[i] - origin
+        p[i] = origin + v * c + np.cross(t, v) * s + t * (t @ v) * (1 - c)
+    a.positions = p
+    return a
+
+
+def ethane_start():
+    """Staggered ethane with one methyl turned by 50°: 10° short of the eclipsed TS."""
+    from ase.build import molecule
+
+    atoms = molecule("C2H6")
+    d = atoms.get_all_distances()
+    methyl = [i for i in range(2, 8) if d[i, 1] < d[i, 0]]
+    return _rotate(atoms, (0, 1), methyl, 50.0)
+
+
+def ethanol_start():
+    """Ethanol with the methyl group turned by 50° from staggered (its rotation TS is eclipsed)."""
+    from ase.build import molecule
+
+    atoms = molecule("CH3CH2OH")
+    symbols = atoms.get_chemical_symbols()
+    d = atoms.get_all_distances()
+    oxygen = symbols.index("O")
+    carbons = [i for i, z in enumerate(symbols) if z == "C"]
+    methyl_c = max(carbons, key=lambda c: d[c, oxygen])
+    other_c = min(carbons, key=lambda c: d[c, oxygen])
+    hydrogens = [i for i, z in enumerate(symbols) if z == "H" and d[i, methyl_c] < 1.3]
+    return _rotate(atoms, (other_c, methyl_c), hydrogens, 50.0)
+
+
+def formaldehyde_start():
+    """H2CO -> HCOH (1,2-H shift): one H half-way between C and O, the other H-C-H nearly linear."""
+    from ase import Atoms
+
+    return Atoms("COHH", positions=[[0, 0, 0], [1.25, 0, 0], [0.65, 1.0, 0.0], [-0.55, -0.95, 0.0]])
+
+
 def emt():
     from ase.calculators.emt import EMT
 
     return EMT()
 
 
-def run_ts(atoms):
-    opt = TransitionState(atoms, logfile=None)
-    ok = bool(opt.run(fmax=FMAX, steps=1000))
-    assert opt.n_force_calls == atoms.calc.calls, (opt.n_force_calls, atoms.calc.calls)
-    return ok, opt.result.order_found
+def run_ts(coordinates):
+    def run(atoms):
+        opt = TransitionState(atoms, logfile=None, coordinates=coordinates)
+        ok = bool(opt.run(fmax=FMAX, steps=1000))
+        assert opt.n_force_calls == atoms.calc.calls, (opt.n_force_calls, atoms.calc.calls)
+        return ok, opt.result.order_found, opt.coordinates_used
+
+    return run
 
 
-def run_sella_ts(atoms):
-    from sella import Sella
+def run_sella_ts(internal):
+    def run(atoms):
+        from sella import Sella
 
-    opt = Sella(atoms, order=1, internal=False, logfile=None)
-    return bool(opt.run(fmax=FMAX, steps=1000)), None
+        opt = Sella(atoms, order=1, internal=internal, logfile=None)
+        return bool(opt.run(fmax=FMAX, steps=1000)), None, "internal" if internal else "cartesian"
+
+    return run
 
 
 def saddle_table(use_xtb, use_sella):
-    systems = {"LJ7 reference start": (lj7_start(), lj_calculator, 48),
-               "Cu adatom (EMT)": (cu_start(), emt, 26)}
+    """Force calls, energy and independently checked order of each TS search, side by side.
+
+    Molecules (GFN2-xTB) run every solver in internal and in Cartesian coordinates
+    (TransitionState 'auto' picks internal there); LJ7 and the Cu adatom only in Cartesians
+    ('auto' picks Cartesian: no covalent bonds, fixed atoms).
+    """
+    systems = {"LJ7 reference start": (lj7_start(), lj_calculator, 48, False),
+               "Cu adatom (EMT)": (cu_start(), emt, 26, False)}
     if use_xtb:
-        systems["HCN -> HNC (GFN2-xTB)"] = (hcn_start(), xtb_calculator, None)
-    solvers = {"curvopt TransitionState": run_ts}
-    if use_sella:
-        solvers["Sella (order 1, Cartesian)"] = run_sella_ts
-    print(f"Saddle points (order 1): force calls to fmax < {FMAX:g}; 'order' checked independently where possible")
+        systems["HCN -> HNC"] = (hcn_start(), xtb_calculator, None, True)
+        systems["NH3 inversion"] = (nh3_start(), xtb_calculator, None, True)
+        systems["ethane rotation"] = (ethane_start(), xtb_calculator, None, True)
+        systems["ethanol CH3 rotation"] = (ethanol_start(), xtb_calculator, None, True)
+        systems["H2CO -> HCOH"] = (formaldehyde_start(), xtb_calculator, None, True)
+    print(f"Saddle points (order 1): force calls to fmax < {FMAX:g}; molecules with GFN2-xTB; 'order' checked "
+          "independently (LJ7: central-difference Hessian, molecules: imaginary frequencies by vibrations, "
+          "Cu adatom: the solver's eigenvalues); dE = E - lowest E of the system's rows")
     table = {}
-    for system, (start, make_calc, published) in systems.items():
+    for system, (start, make_calc, published, molecular) in systems.items():
+        solvers = {"curvopt TransitionState auto": run_ts("auto")}
+        if molecular:
+            solvers["curvopt TransitionState cartesian"] = run_ts("cartesian")
+        if use_sella:
+            if molecular:
+                solvers["Sella internal"] = run_sella_ts(True)
+            solvers["Sella Cartesian"] = run_sella_ts(False)
+        rows = []
         for solver, run in solvers.items():
             atoms = counted(start, make_calc)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ok, order = run(atoms)
+                ok, order, used = run(atoms)
             calls = atoms.calc.calls  # before the checks below, which call the calculator too
             ok = ok and fmax_of(atoms) < FMAX
+            energy = float(atoms.get_potential_energy())
             if system.startswith("LJ7"):
                 order = order_check_lj(atoms.positions.reshape(-1))
-                how = "central-difference Hessian"
-            elif system.startswith("HCN"):
-                order = int(np.count_nonzero(vibrations(atoms).frequencies < 0))
-                how = "imaginary frequencies (vibrations)"
-            else:
-                how = "solver's eigenvalues" if order is not None else "not checked"
-            pub = f"(Sella published: {published})" if published else ""
-            print(f"{system:<23} {solver:<28} {calls:>6d} {'ok' if ok else 'FAILED':>6}  "
-                  f"order {order if order is not None else '-'} [{how}]  {pub}", flush=True)
-            table[(system, solver)] = (calls, ok, order)
+            elif molecular:
+                freqs = vibrations(atoms).frequencies
+                order = int(np.count_nonzero(freqs < 0))
+            rows.append((solver, used, calls, ok, energy, order))
+        lowest = min(r[4] for r in rows if r[3]) if any(r[3] for r in rows) else np.nan
+        pub = f"  (Sella published: {published})" if published else ""
+        for solver, used, calls, ok, energy, order in rows:
+            print(f"{system:<21} {solver:<34} {used:<9} {calls:>5d} {'ok' if ok else 'FAILED':>6}  "
+                  f"E = {energy:>12.6f}  dE = {energy - lowest:8.1e}  order {order if order is not None else '-'}"
+                  f"{pub}", flush=True)
+            table[(system, solver)] = (calls, ok, order, energy)
     print()
     return table
 

@@ -295,8 +295,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="coordinates='internal' does not take constraints"):
         TrustNewton(fixed, coordinates="internal")
     assert TrustNewton(fixed, logfile=None).coordinates_used == "cartesian"  # 'auto' with constraints
-    with pytest.raises(ValueError, match="TransitionState searches in Cartesian coordinates"):
-        TransitionState(atoms, coordinates="internal")
+    with pytest.raises(ValueError, match="`order` must be >= 1"):
+        TransitionState(atoms, order=0, coordinates="internal")
     with pytest.raises(ValueError, match="`coordinates` must be"):
         TrustNewton(atoms, coordinates="polar")
     with pytest.raises(ValueError, match="`maxstep`"):

@@ -11,6 +11,9 @@ needs a fraction of the force calls of a Cartesian one.  Public names:
     ``Optimizer.step``).
 `optimize_internal`
     A driver: relax an ``ase.Atoms`` with its calculator to ``fmax``.
+`InternalSaddleOptimizer`
+    The same for saddle points (transition states): Davidson lowest modes
+    from finite-difference force products, P-RFO steps (``TransitionState``).
 `choose_coordinates`
     ``'internal'`` for molecules, ``'cartesian'`` for periodic cells,
     clusters without covalent bonds (Lennard-Jones, metals) and huge systems.
@@ -23,9 +26,11 @@ from ._coordinates import InternalCoordinates, bond_graph
 from ._driver import InternalResult, choose_coordinates, optimize_internal
 from ._engine import InternalCoordinateOptimizer, rfo_step, trust_region_step
 from ._model_hessian import model_hessian
+from ._saddle import InternalSaddleOptimizer
 
 __all__ = [
     "InternalCoordinateOptimizer",
+    "InternalSaddleOptimizer",
     "optimize_internal",
     "choose_coordinates",
     "InternalResult",
