@@ -1,12 +1,15 @@
 """Transition states with curvopt.chem.TransitionState: a Cu adatom hop on Cu(111) (EMT) and HCN -> HNC (GFN2-xTB).
 
-TransitionState is an ASE optimizer on curvopt.find_saddle (minimum-mode
-following with a quasi-Newton model and a Davidson eigensolver on
-finite-difference force products).  The first system is Sella's README
+TransitionState is an ASE optimizer for minimum-mode following with a
+quasi-Newton model and a Davidson eigensolver on finite-difference force
+products: curvopt.find_saddle on Cartesian coordinates, or for a molecule
+curvopt.chem.internal.InternalSaddleOptimizer in internal coordinates (its
+default, coordinates='auto', chooses).  The first system is Sella's README
 example: a Cu adatom at the bridge site of Cu(111), bottom three layers
-fixed.  The second is the HCN/HNC isomerization with GFN2-xTB, whose saddle
-point is confirmed by curvopt.chem.vibrations: exactly one imaginary
-frequency.  Run:  python examples/transition_state.py
+fixed (Cartesian).  The second is the HCN/HNC isomerization with GFN2-xTB
+(internal coordinates), whose saddle point is confirmed by
+curvopt.chem.vibrations: exactly one imaginary frequency.
+Run:  python examples/transition_state.py
 """
 
 import os

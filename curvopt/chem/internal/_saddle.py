@@ -167,7 +167,7 @@ class InternalSaddleOptimizer:
         unless none has been taken since the last eigensolve.
     zero_tol : float, default 1e-4
         An eigenvalue counts as negative below ``-zero_tol`` times the
-        largest |eigenvalue| of the model (no rigid-body zero modes live in
+        largest absolute eigenvalue of the model (no rigid-body zero modes live in
         the delocalized internals, and a torsion's curvature can be 1e-3 of a
         stretch's: the tolerance guards against round-off only).
     max_kicks : int, default 3
