@@ -199,16 +199,21 @@ def lj_trust_ncg(atoms):
     return energy.calls, res.fun, False, ""
 
 
-def lj_trust_lbfgs(atoms):
+# the options curvopt.chem.TrustNewton gives trust-lbfgs on clusters (ASE LBFGS's memory, a 0.7 first step)
+TRUST_NEWTON = {"memory": 100, "initial_trust_radius": 0.7}
+
+
+def lj_trust_lbfgs(atoms, options=None):
+    options = TRUST_LBFGS if options is None else options
     energy = Energy(atoms)
     res = curvopt.minimize(energy, atoms.positions.ravel(), jac=True, method="trust-lbfgs",
-                           options={"gtol": FMAX, "measure": fmax, "verify": False, **TRUST_LBFGS})
+                           options={"gtol": FMAX, "measure": fmax, "verify": False, **options})
     calls = energy.calls
     # the curvature check at the end, counted apart: verify=True at the converged point
     # with the rigid-body translations and rotations (exact zero modes) left out of the check
     check = curvopt.minimize(energy, res.x, jac=True, method="trust-lbfgs",
                              options={"gtol": FMAX, "measure": fmax, "verify": True,
-                                      "deflate": lambda x: rigid_body_basis(x.reshape(-1, 3))[0], **TRUST_LBFGS})
+                                      "deflate": lambda x: rigid_body_basis(x.reshape(-1, 3))[0], **options})
     note = f"+{energy.calls - calls - 1} check: min curvature {check.get('min_curvature', np.nan):.1e}, " \
            f"local min {check.get('is_local_minimum')}"
     return calls, res.fun, bool(res.success and fmax(res.jac) < FMAX), note
@@ -240,6 +245,7 @@ def lj_table(args):
         "ASE LBFGS": lambda a: lj_ase(a, "LBFGS"),
         "curvopt trust-ncg (FD)": lj_trust_ncg,
         "curvopt trust-lbfgs": lj_trust_lbfgs,
+        "trust-lbfgs (TrustNewton)": lambda a: lj_trust_lbfgs(a, TRUST_NEWTON),
     }
     print(f"Lennard-Jones clusters: force calls to fmax < {FMAX:g} (final energy); trust-lbfgs: + its curvature check")
     for cluster, atoms in clusters.items():
