@@ -114,29 +114,27 @@ def check_curvature(backend, x, gradient, max_products=_MAX_PRODUCTS, rng=None, 
         free = None
     if free is not None and free.size == 0:
         return CurvatureCheck(np.inf, np.zeros(n), True, 0)  # a vertex of the box: nothing to check
-    k = n if free is None else free.size
+    m = 0 if deflate is None else deflate.shape[1]
+    k = (n if free is None else free.size) - m
     backend.linearize(x, gradient)
     before = backend.n_products
-    if deflate is not None:
-        return _check_deflated(backend, n, deflate, max_products, rng, before)
     if k <= max_products:
-        # Small problems: the whole Hessian costs no more products than the Lanczos
-        # budget and gives the exact answer; symmetrized, as a finite-difference
-        # one is only nearly symmetric.
-        if free is None:
-            H = backend.matmat(np.eye(n))
+        # Small problems: the Hessian compressed to an orthonormal basis C of the space checked
+        # (the free coordinates, or the complement of `deflate`) costs no more products than the
+        # Lanczos budget and gives the exact answer; symmetrized, as a finite-difference one is
+        # only nearly symmetric.  Selections and identities multiply exactly.
+        if deflate is not None:
+            C = np.linalg.qr(np.column_stack([deflate, np.eye(n)]))[0][:, m:n]
         else:
-            H = backend.matmat(np.eye(n)[:, free])[free]
-        if not np.isfinite(H).all():
+            C = np.eye(n) if free is None else np.eye(n)[:, free]
+        HC = backend.matmat(C)
+        if not np.isfinite(HC).all():
             return _no_verdict(n, backend.n_products - before)
-        values, vectors = np.linalg.eigh(0.5 * (H + H.T))
+        values, vectors = np.linalg.eigh(0.5 * (C.T @ HC + HC.T @ C))
         theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
-        verdict = theta >= -threshold
-        direction = vectors[:, 0].copy() if free is None else _embed(n, free, vectors[:, 0])
-        return CurvatureCheck(theta, direction, verdict, backend.n_products - before)
-    ncv = min(k, max(max_products, 2))
-    op = _BackendOperator(backend, n, free)
-    result = _eigenmodes_or_none(op, k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1, ncv=ncv,
+        return CurvatureCheck(theta, C @ vectors[:, 0], theta >= -threshold, backend.n_products - before)
+    result = _eigenmodes_or_none(_BackendOperator(backend, n, free), k=1, which="smallest", tol=_LANCZOS_TOL,
+                                 maxiter=1, ncv=min(k, max(max_products, 2)), deflate=deflate,
                                  check_degeneracy=False, rng=np.random.default_rng(0) if rng is None else rng)
     if result is None:
         return _no_verdict(n, backend.n_products - before)
@@ -171,36 +169,6 @@ def _eigenmodes_or_none(op, **kwargs):
     if not (np.isfinite(result.eigenvalues).all() and np.isfinite(result.residual_norms).all()):
         return None
     return result
-
-
-def _check_deflated(backend, n, D, max_products, rng, before) -> CurvatureCheck:
-    """`check_curvature` on the complement of span(D) (D orthonormal, n x m)."""
-    m = D.shape[1]
-    if n - m <= max_products:
-        # an orthonormal basis C of the complement: the compressed Hessian C'HC, with its n - m
-        # products, is exact; for small problems that is no more than the Lanczos budget
-        C = np.linalg.qr(np.column_stack([D, np.eye(n)]))[0][:, m:n]
-        HC = backend.matmat(C)
-        if not np.isfinite(HC).all():
-            return _no_verdict(n, backend.n_products - before)
-        values, vectors = np.linalg.eigh(0.5 * (C.T @ HC + HC.T @ C))
-        theta, threshold = float(values[0]), _RELATIVE * float(np.max(np.abs(values)))
-        return CurvatureCheck(theta, C @ vectors[:, 0], theta >= -threshold, backend.n_products - before)
-    result = _eigenmodes_or_none(_BackendOperator(backend, n), k=1, which="smallest", tol=_LANCZOS_TOL, maxiter=1,
-                                 ncv=min(n - m, max(max_products, 2)), deflate=D, check_degeneracy=False,
-                                 rng=np.random.default_rng(0) if rng is None else rng)
-    if result is None:
-        return _no_verdict(n, backend.n_products - before)
-    theta = float(result.eigenvalues[0])
-    residual = float(result.residual_norms[0])
-    threshold = _RELATIVE * max(float(result.scale), abs(theta))
-    if theta < -threshold:
-        verdict = False
-    elif result.converged and theta - residual >= -threshold:
-        verdict = True
-    else:
-        verdict = None
-    return CurvatureCheck(theta, result.eigenvectors[:, 0].copy(), verdict, backend.n_products - before)
 
 
 def _deflation_basis(deflate, x):
