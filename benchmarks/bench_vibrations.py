@@ -25,23 +25,7 @@ from curvopt import HessianOperator
 from curvopt.chem import rigid_body_modes, vibrations
 from curvopt.chem.systems import alkane, lj_cluster, relax
 from curvopt.chem.vibrations import _Forces, _MassWeightedProducts
-
-
-def lj_hessian(pos):
-    n = len(pos)
-    H = np.zeros((3 * n, 3 * n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = pos[i] - pos[j]
-            r = np.linalg.norm(d)
-            sr6 = r**-6
-            dE = 4 * (-12 * sr6**2 + 6 * sr6) / r
-            d2E = 4 * (156 * sr6**2 - 42 * sr6) / r**2
-            u = d / r
-            B = d2E * np.outer(u, u) + dE / r * (np.eye(3) - np.outer(u, u))
-            for a, b, s in ((i, i, 1), (j, j, 1), (i, j, -1), (j, i, -1)):
-                H[3 * a : 3 * a + 3, 3 * b : 3 * b + 3] += s * B
-    return H
+from curvopt.testing.potentials import lennard_jones_hessian
 
 
 def projected(H, atoms):
@@ -102,7 +86,7 @@ def row(system, label, calls, ase_calls, err):
 
 def bench_lj(n):
     atoms, _ = lj_cluster(n)
-    exact = projected(lj_hessian(atoms.positions), atoms)
+    exact = projected(lennard_jones_hessian(atoms.positions, rc=10.0), atoms)
     from ase.calculators.lj import LennardJones
 
     lam, ase_calls = ase_vibrations(atoms, lambda: LennardJones(epsilon=1.0, sigma=1.0, rc=10.0))

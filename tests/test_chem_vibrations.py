@@ -22,36 +22,10 @@ from ase.io import read  # noqa: E402
 
 from curvopt.chem import rigid_body_modes, vibrations  # noqa: E402
 from curvopt.chem.systems import lj_cluster, relax  # noqa: E402
+from curvopt.testing.potentials import lennard_jones_hessian  # noqa: E402
 
 
 # ---------------------------------------------------------------- references
-def lj_hessian(pos, eps=1.0, sig=1.0, rc=10.0):
-    """Analytic Cartesian Hessian of the plain (unshifted) LJ pair sum, pairs within rc.
-
-    ASE's LennardJones shifts the energy (a constant per pair inside rc) and,
-    since 3.23, smooths it only when ``smooth=True``; the default is the
-    plain cut potential, whose second derivatives are these pair terms.
-    """
-    n = len(pos)
-    H = np.zeros((3 * n, 3 * n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = pos[i] - pos[j]
-            r = np.linalg.norm(d)
-            if r > rc:
-                continue
-            sr6 = (sig / r) ** 6
-            dE = 4 * eps * (-12 * sr6**2 + 6 * sr6) / r
-            d2E = 4 * eps * (156 * sr6**2 - 42 * sr6) / r**2
-            u = d / r
-            B = d2E * np.outer(u, u) + dE / r * (np.eye(3) - np.outer(u, u))
-            H[3 * i : 3 * i + 3, 3 * i : 3 * i + 3] += B
-            H[3 * j : 3 * j + 3, 3 * j : 3 * j + 3] += B
-            H[3 * i : 3 * i + 3, 3 * j : 3 * j + 3] -= B
-            H[3 * j : 3 * j + 3, 3 * i : 3 * i + 3] -= B
-    return H
-
-
 def projected_eigenvalues(H, atoms):
     """Eigenvalues of the mass-weighted Hessian in the complement of the rigid-body modes."""
     m = atoms.get_masses()
@@ -66,7 +40,7 @@ def projected_eigenvalues(H, atoms):
 def lj13():
     atoms, res = lj_cluster(13)
     assert np.max(np.abs(res.jac)) < 1e-7
-    return atoms, projected_eigenvalues(lj_hessian(atoms.positions), atoms)
+    return atoms, projected_eigenvalues(lennard_jones_hessian(atoms.positions, rc=10.0), atoms)
 
 
 # ---------------------------------------------------------------- Lennard-Jones
@@ -103,7 +77,7 @@ def test_lj13_lowest_modes_by_lanczos(lj13):
 @pytest.mark.slow
 def test_lj38_all_modes_target():
     atoms, res = lj_cluster(38)
-    exact = projected_eigenvalues(lj_hessian(atoms.positions), atoms)
+    exact = projected_eigenvalues(lennard_jones_hessian(atoms.positions, rc=10.0), atoms)
     out = vibrations(atoms, hvp="2-point", delta=1e-5)
     assert out.n_force_calls <= 115
     assert np.max(np.abs(out.eigenvalues - exact) / np.abs(exact)) <= 5e-4
@@ -117,7 +91,7 @@ def test_linear_molecule_projects_five_rigid_modes():
     res = vibrations(atoms, delta=1e-4)
     assert res.linear and res.n_rigid == 5 and res.eigenvalues.size == 4
     exact = np.linalg.eigvalsh(
-        _project(lj_hessian(atoms.positions) / np.repeat(atoms.get_masses(), 3) ** 0.5 / np.repeat(atoms.get_masses(), 3)[:, None] ** 0.5, atoms)
+        _project(lennard_jones_hessian(atoms.positions, rc=10.0) / np.repeat(atoms.get_masses(), 3) ** 0.5 / np.repeat(atoms.get_masses(), 3)[:, None] ** 0.5, atoms)
     )
     # the linear trimer is a saddle: its two bends are imaginary
     np.testing.assert_allclose(res.eigenvalues, exact, rtol=0, atol=1e-6 * np.max(np.abs(exact)))

@@ -410,3 +410,16 @@ def test_chained_rosenbrock_matches_scipy_everywhere(n, seed):
     np.testing.assert_allclose(problem.hessp(x, p), expected, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(problem.numba_hessp(x, p), expected, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(problem.numba_jac(x), problem.jac(x), rtol=1e-13, atol=1e-10)
+
+
+def test_lennard_jones_hessian_is_the_derivative_of_the_gradient():
+    from curvopt.testing.potentials import lennard_jones, lennard_jones_hessian
+
+    rng = np.random.default_rng(3)
+    x = (1.12 * np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], float)
+         + rng.normal(0, 0.05, (5, 3))).ravel()
+    h = 1e-6
+    H_fd = np.column_stack([(lennard_jones(x + h * e)[1] - lennard_jones(x - h * e)[1]) / (2 * h)
+                            for e in np.eye(x.size)])
+    np.testing.assert_allclose(lennard_jones_hessian(x), H_fd, rtol=1e-6, atol=1e-5)
+    assert not lennard_jones_hessian(x, rc=0.5).any()  # every pair beyond the cut-off

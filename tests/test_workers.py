@@ -24,6 +24,7 @@ from curvopt import HessianOperator  # noqa: E402
 from curvopt._oracle import Oracle  # noqa: E402
 from curvopt._workers import Workers, resolve_workers  # noqa: E402
 from curvopt.eigen import eigenmodes  # noqa: E402
+from curvopt.testing.potentials import lennard_jones_hessian  # noqa: E402
 from curvopt.testing.potentials import lennard_jones, lj7_minimum  # noqa: E402
 
 X = np.linspace(-1.2, 1.1, 10)
@@ -213,26 +214,6 @@ def lj13():
     return lj_cluster(13)[0]
 
 
-def lj_hessian(pos):
-    """Analytic Hessian of the plain LJ pair sum (epsilon = sigma = 1, all pairs within rc = 10)."""
-    n = len(pos)
-    H = np.zeros((3 * n, 3 * n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = pos[i] - pos[j]
-            r2 = d @ d
-            # V(r) = 4 (r^-12 - r^-6): block = V'' u u^T + V'/r (I - u u^T)
-            r = np.sqrt(r2)
-            v1 = 4 * (-12 * r**-13 + 6 * r**-7)
-            v2 = 4 * (156 * r**-14 - 42 * r**-8)
-            u = d / r
-            B = v2 * np.outer(u, u) + v1 / r * (np.eye(3) - np.outer(u, u))
-            H[3 * i:3 * i + 3, 3 * j:3 * j + 3] = H[3 * j:3 * j + 3, 3 * i:3 * i + 3] = -B
-            H[3 * i:3 * i + 3, 3 * i:3 * i + 3] += B
-            H[3 * j:3 * j + 3, 3 * j:3 * j + 3] += B
-    return H
-
-
 def vibrational_eigenvalues(atoms):
     from curvopt.chem import rigid_body_modes
 
@@ -241,7 +222,7 @@ def vibrational_eigenvalues(atoms):
     R, _ = rigid_body_modes(atoms.positions, atoms.get_masses())
     Q = scipy.linalg.null_space(R.T)
     sm = np.repeat(np.sqrt(atoms.get_masses()), 3)
-    return np.linalg.eigvalsh(Q.T @ (lj_hessian(atoms.positions) / sm[:, None] / sm[None, :]) @ Q)
+    return np.linalg.eigvalsh(Q.T @ (lennard_jones_hessian(atoms.positions, rc=10.0) / sm[:, None] / sm[None, :]) @ Q)
 
 
 @pytest.mark.parametrize("method, k", [("lanczos", None), ("full", None), ("lanczos", 4)])

@@ -12,7 +12,8 @@ import functools
 
 import numpy as np
 
-__all__ = ["muller_brown", "muller_brown_hessian", "lennard_jones", "lj7_minimum", "MULLER_BROWN_SADDLES"]
+__all__ = ["muller_brown", "muller_brown_hessian", "lennard_jones", "lennard_jones_hessian", "lj7_minimum",
+           "MULLER_BROWN_SADDLES"]
 
 # The standard parameters (Müller & Brown 1979).
 MB_A = np.array([-200.0, -100.0, -170.0, 15.0])
@@ -53,6 +54,38 @@ def lennard_jones(x):
     energy = 2.0 * float(np.sum(inv6 * inv6 - inv6))  # each pair twice: 4/2
     coef = (-48.0 * inv6 * inv6 + 24.0 * inv6) / r2
     return energy, np.einsum("ij,ijk->ik", coef, d).reshape(-1)
+
+
+def lennard_jones_hessian(x, rc=np.inf):
+    """Analytic Cartesian Hessian of the Lennard-Jones pair sum (epsilon = sigma = 1), pairs within `rc`.
+
+    For ``V(r) = 4 (r^-12 - r^-6)`` each pair contributes the block
+    ``V'' u u' + V'/r (I - u u')`` (``u`` the unit vector between the atoms) to
+    its two diagonal blocks and minus it to the off-diagonal ones.  ASE's
+    ``LennardJones(rc=...)`` shifts the energy by a constant per pair inside
+    ``rc`` (unless ``smooth=True``), which leaves these second derivatives as
+    they are: with ``rc=10`` this is the Hessian of ASE's calculator.
+    """
+    X = np.asarray(x, dtype=float).reshape(-1, 3)
+    n = X.shape[0]
+    H = np.zeros((3 * n, 3 * n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = X[i] - X[j]
+            r = float(np.sqrt(d @ d))
+            if r > rc:
+                continue
+            sr6 = r**-6
+            dV = 4.0 * (-12.0 * sr6 * sr6 + 6.0 * sr6) / r
+            d2V = 4.0 * (156.0 * sr6 * sr6 - 42.0 * sr6) / (r * r)
+            u = d / r
+            uu = np.outer(u, u)
+            B = d2V * uu + dV / r * (np.eye(3) - uu)
+            H[3 * i:3 * i + 3, 3 * i:3 * i + 3] += B
+            H[3 * j:3 * j + 3, 3 * j:3 * j + 3] += B
+            H[3 * i:3 * i + 3, 3 * j:3 * j + 3] -= B
+            H[3 * j:3 * j + 3, 3 * i:3 * i + 3] -= B
+    return H
 
 
 @functools.lru_cache(maxsize=1)
