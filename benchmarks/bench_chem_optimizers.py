@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_saddle import order_check_lj, sella_available  # noqa: E402
 
 from curvopt.chem import TransitionState, TrustNewton, vibrations  # noqa: E402
-from curvopt.chem.systems import cu_adatom_slab, lj13_start, lj_start  # noqa: E402
+from curvopt.chem.systems import counted, cu_adatom_slab, lj13_start, lj_start  # noqa: E402
 from curvopt.testing.potentials import lj7_minimum  # noqa: E402
 
 FMAX = 1e-3
@@ -71,19 +71,10 @@ def molecule_start(name):
     return atoms
 
 
-def counted(atoms, make_calc):
-    """A copy of `atoms` with a fresh calculator whose evaluations are counted in ``atoms.calc.calls``."""
+def counted_copy(atoms, make_calc):
+    """A copy of `atoms` with a fresh calculator whose evaluations are counted in ``atoms.calc.n_evaluations``."""
     a = atoms.copy()
-    calc = make_calc()
-    calc.calls = 0
-    inner = calc.calculate
-
-    def calculate(*args, **kwargs):
-        calc.calls += 1
-        return inner(*args, **kwargs)
-
-    calc.calculate = calculate
-    a.calc = calc
+    a.calc = counted(make_calc())
     return a
 
 
@@ -106,7 +97,7 @@ def run_trust_newton(verify):
     def run(atoms):
         opt = TrustNewton(atoms, logfile=None, verify=verify)
         ok = bool(opt.run(fmax=FMAX, steps=MAX_STEPS))
-        assert opt.n_force_calls == atoms.calc.calls, (opt.n_force_calls, atoms.calc.calls)
+        assert opt.n_force_calls == atoms.calc.n_evaluations, (opt.n_force_calls, atoms.calc.n_evaluations)
         note = ""
         if verify:
             note = f"lowest mode {opt.result.lowest_frequency:.1f} cm^-1, minimum {opt.result.is_local_minimum}"
@@ -168,11 +159,11 @@ def minima_table(use_xtb, use_sella):
     for system, (start, make_calc) in systems.items():
         rows = []
         for solver, run in solvers.items():
-            atoms = counted(start, make_calc)
+            atoms = counted_copy(start, make_calc)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ok, note = run(atoms)
-            calls = atoms.calc.calls
+            calls = atoms.calc.n_evaluations
             ok = ok and fmax_of(atoms) < FMAX
             rows.append((solver, calls, ok, float(atoms.get_potential_energy()), note))
         lowest = min(e for _, _, ok, e, _ in rows if ok)
@@ -276,7 +267,7 @@ def run_ts(coordinates):
     def run(atoms):
         opt = TransitionState(atoms, logfile=None, coordinates=coordinates)
         ok = bool(opt.run(fmax=FMAX, steps=1000))
-        assert opt.n_force_calls == atoms.calc.calls, (opt.n_force_calls, atoms.calc.calls)
+        assert opt.n_force_calls == atoms.calc.n_evaluations, (opt.n_force_calls, atoms.calc.n_evaluations)
         return ok, opt.result.order_found, opt.coordinates_used
 
     return run
@@ -321,11 +312,11 @@ def saddle_table(use_xtb, use_sella):
             solvers["Sella Cartesian"] = run_sella_ts(False)
         rows = []
         for solver, run in solvers.items():
-            atoms = counted(start, make_calc)
+            atoms = counted_copy(start, make_calc)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ok, order, used = run(atoms)
-            calls = atoms.calc.calls  # before the checks below, which call the calculator too
+            calls = atoms.calc.n_evaluations  # before the checks below, which call the calculator too
             ok = ok and fmax_of(atoms) < FMAX
             energy = float(atoms.get_potential_energy())
             if system.startswith("LJ7"):

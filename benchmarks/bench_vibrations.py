@@ -23,7 +23,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from curvopt import HessianOperator
 from curvopt.chem import rigid_body_modes, vibrations
-from curvopt.chem.systems import alkane, lj_cluster, relax
+from curvopt.chem.systems import alkane, counted, lj_cluster, relax
 from curvopt.chem.vibrations import _Forces, _MassWeightedProducts
 from curvopt.testing.potentials import lennard_jones_hessian
 
@@ -34,18 +34,6 @@ def projected(H, atoms):
     R, _ = rigid_body_modes(atoms.positions, m)
     Q = scipy.linalg.null_space(R.T)
     return np.linalg.eigvalsh(Q.T @ (H / sm[:, None] / sm[None, :]) @ Q)
-
-
-def counted(calc):
-    calc.n_evaluations = 0
-    inner = calc.calculate
-
-    def calculate(*args, **kwargs):
-        calc.n_evaluations += 1
-        return inner(*args, **kwargs)
-
-    calc.calculate = calculate
-    return calc
 
 
 def ase_vibrations(atoms, make_calc):

@@ -19,25 +19,12 @@ from ase.calculators.lj import LennardJones
 from ase.optimize import BFGS
 
 from curvopt.chem import TrustNewton
-from curvopt.chem.systems import lj13_start
-
-
-def count_calls(calc):
-    """Count the calculator's evaluations (calls of ``calculate``), independently of the optimizer."""
-    calc.n_evaluations = 0
-    inner = calc.calculate
-
-    def calculate(*args, **kwargs):
-        calc.n_evaluations += 1
-        return inner(*args, **kwargs)
-
-    calc.calculate = calculate
-    return calc
+from curvopt.chem.systems import counted, lj13_start
 
 
 def relax(atoms, make_calc, optimizer, fmax, **kwargs):
     atoms = atoms.copy()
-    atoms.calc = count_calls(make_calc())
+    atoms.calc = counted(make_calc())
     opt = optimizer(atoms, **kwargs)
     converged = opt.run(fmax=fmax, steps=2000)
     return atoms, opt, converged

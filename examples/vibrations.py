@@ -17,20 +17,7 @@ from ase.vibrations import Vibrations
 from tblite.ase import TBLite
 
 from curvopt.chem import vibrations
-from curvopt.chem.systems import relax
-
-
-def counted(calc):
-    """Count the calculator's evaluations (calls of ``calculate``)."""
-    calc.n_evaluations = 0
-    inner = calc.calculate
-
-    def calculate(*args, **kwargs):
-        calc.n_evaluations += 1
-        return inner(*args, **kwargs)
-
-    calc.calculate = calculate
-    return calc
+from curvopt.chem.systems import counted, relax
 
 
 def main(names=("H2O", "CH3CH2OH")):

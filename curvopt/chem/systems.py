@@ -7,7 +7,7 @@ from ase import Atoms
 from ase.calculators.lj import LennardJones
 from scipy.optimize import minimize
 
-__all__ = ["lj_cluster", "lj_start", "lj13_start", "cu_adatom_slab", "alkane", "relax"]
+__all__ = ["lj_cluster", "lj_start", "lj13_start", "cu_adatom_slab", "alkane", "relax", "counted"]
 
 
 def lj_start(n, seed=0):
@@ -122,3 +122,22 @@ def relax(atoms, fmax=1e-5, steps=2000):
     opt = BFGS(atoms, logfile=None)
     opt.run(fmax=fmax, steps=steps)
     return opt.nsteps
+
+
+def counted(calc):
+    """`calc` with its evaluations counted in ``calc.n_evaluations`` (calls of its ``calculate``).
+
+    Independent of any optimizer's own bookkeeping: the examples and
+    benchmarks count every tool's force calls with it, curvopt's and ASE's
+    alike.  Reading results again at a point already computed costs no call,
+    as in ASE.
+    """
+    calc.n_evaluations = 0
+    inner = calc.calculate
+
+    def calculate(*args, **kwargs):
+        calc.n_evaluations += 1
+        return inner(*args, **kwargs)
+
+    calc.calculate = calculate
+    return calc
