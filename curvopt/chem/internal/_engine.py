@@ -264,16 +264,8 @@ class InternalCoordinateOptimizer:
     # ------------------------------------------------------------------ public
     def step(self, positions, energy, forces):
         """Take one evaluation (positions in Å, energy in eV, forces in eV/Å); return the next positions to evaluate."""
-        x = np.array(positions, dtype=float).reshape(-1, 3)
-        f = np.array(forces, dtype=float).reshape(-1, 3)
-        n = self.numbers.size
-        if x.shape != (n, 3) or f.shape != (n, 3):
-            raise ValueError(f"`positions` and `forces` must have shape ({n}, 3); got {x.shape} and {f.shape}")
-        energy = float(energy)
-        if not (np.isfinite(energy) and np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
-            raise ValueError("`positions`, `energy` and `forces` must be finite")
+        x, energy, f, fmax_now = checked_evaluation(self.numbers.size, positions, energy, forces)
         self.n_force_calls += 1
-        fmax_now = float(np.sqrt((f**2).sum(axis=1)).max())
         self.fmax_history.append(fmax_now)
         self.energy_history.append(energy)
         gx = -f.ravel()
@@ -451,6 +443,19 @@ class InternalCoordinateOptimizer:
         target = self._q[rows] + dq[rows]
         hit = target > np.pi * (1.0 - 1.0 / 18.0)  # beyond 170 degrees
         return [self.coords.atoms_of[r] for r in rows[hit]]
+
+
+def checked_evaluation(n, positions, energy, forces):
+    """One evaluation handed to an engine's ``step``, checked: ``(x, energy, f, fmax)`` with
+    ``x``, ``f`` of shape (n, 3) and ``fmax`` ASE's measure (the largest per-atom force)."""
+    x = np.array(positions, dtype=float).reshape(-1, 3)
+    f = np.array(forces, dtype=float).reshape(-1, 3)
+    if x.shape != (n, 3) or f.shape != (n, 3):
+        raise ValueError(f"`positions` and `forces` must have shape ({n}, 3); got {x.shape} and {f.shape}")
+    energy = float(energy)
+    if not (np.isfinite(energy) and np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
+        raise ValueError("`positions`, `energy` and `forces` must be finite")
+    return x, energy, f, float(np.sqrt((f**2).sum(axis=1)).max())
 
 
 def _too_close(numbers, x_old, x_new):

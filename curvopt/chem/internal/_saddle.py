@@ -65,7 +65,7 @@ from ...saddle._davidson import davidson
 from ...saddle._model import UPDATES, HessianModel
 from ...saddle._step import prfo_step
 from ._coordinates import InternalCoordinates
-from ._engine import _too_close
+from ._engine import _too_close, checked_evaluation
 from ._model_hessian import MODELS, model_hessian
 
 __all__ = ["InternalSaddleOptimizer"]
@@ -284,16 +284,9 @@ class InternalSaddleOptimizer:
     # ------------------------------------------------------------------ public
     def step(self, positions, energy, forces):
         """Take one evaluation (Å, eV, eV/Å) of the point last returned (or the start); return the next point."""
-        x = np.array(positions, dtype=float).reshape(-1, 3)
-        f = np.array(forces, dtype=float).reshape(-1, 3)
-        n = self.numbers.size
-        if x.shape != (n, 3) or f.shape != (n, 3):
-            raise ValueError(f"`positions` and `forces` must have shape ({n}, 3); got {x.shape} and {f.shape}")
-        energy = float(energy)
-        if not (np.isfinite(energy) and np.all(np.isfinite(f)) and np.all(np.isfinite(x))):
-            raise ValueError("`positions`, `energy` and `forces` must be finite")
+        x, energy, f, fmax_now = checked_evaluation(self.numbers.size, positions, energy, forces)
         self.n_force_calls += 1
-        self.fmax_history.append(float(np.sqrt((f**2).sum(axis=1)).max()))
+        self.fmax_history.append(fmax_now)
         self.energy_history.append(energy)
         if self.converged or self.stalled:
             return self.positions.copy()
