@@ -147,6 +147,111 @@ def test_eigenmodes_degenerate_largest_and_both():
     np.testing.assert_allclose(res.eigenvalues, np.concatenate([w[:3], w[-3:]]), atol=1e-8)
 
 
+@pytest.mark.parametrize("tol", [1e-3, 1e-6])
+@pytest.mark.parametrize("lowest", [[1.0] * 5, [1.0] * 4 + [1.5] * 3], ids=["5fold", "4fold-3fold"])
+def test_eigenmodes_probe_deflating_ritz_vectors_keeps_every_copy(lowest, tol, monkeypatch):
+    """The probe also deflates Ritz vectors (unconverged ones too) whose share of a missed eigenvector is
+    bounded; a missed copy must still be found (and those vectors returned to the basis)."""
+    from curvopt.eigen import lanczos
+
+    seen = {"deflated": 0, "unlocked": 0}
+    safe_deflation, unlock = lanczos._safe_deflation, lanczos._KrylovSchur.unlock
+
+    def spy_deflation(*args, **kwargs):
+        out = safe_deflation(*args, **kwargs)
+        seen["deflated"] += out[0].size
+        return out
+
+    def spy_unlock(self, m):
+        seen["unlocked"] += m
+        return unlock(self, m)
+
+    monkeypatch.setattr(lanczos, "_safe_deflation", spy_deflation)
+    monkeypatch.setattr(lanczos._KrylovSchur, "unlock", spy_unlock)
+    d = np.concatenate([lowest, np.linspace(4.0, 60.0, 60 - len(lowest))])
+    A = with_spectrum(d, 3)
+    w, U = np.linalg.eigh(A)
+    res = eigenmodes(A, k=6, tol=tol, rng=1)
+    assert res.converged, res.message
+    assert seen["deflated"] > 0 and seen["unlocked"] > 0  # the path under test ran
+    check_pairs(A, res, w[:6], 60.0)
+    for v in np.unique(lowest):
+        assert np.sum(np.abs(res.eigenvalues - v) < 0.1) == min(np.sum(np.abs(w[:6] - v) < 1e-9), 6)
+
+
+def _lanczos_basis(A, v0, m):
+    """m steps of textbook Lanczos with full reorthogonalization: basis Q, tridiagonal T, residual."""
+    Q = np.zeros((A.shape[0], m))
+    q = v0 / np.linalg.norm(v0)
+    for i in range(m):
+        Q[:, i] = q
+        r = A @ q
+        for _ in range(2):
+            r -= Q[:, : i + 1] @ (Q[:, : i + 1].T @ r)
+        q = r / np.linalg.norm(r)
+    return Q, Q.T @ A @ Q, r
+
+
+def test_safe_deflation_keeps_a_missed_eigenvalue_beyond_the_probe_threshold():
+    """Deflating the chosen Ritz vectors leaves the compressed operator an eigenvalue beyond the
+    probe's threshold whenever H has one (orthogonal to the basis) beyond the certified one."""
+    from curvopt.eigen.lanczos import _safe_deflation
+
+    n = 120
+    d = np.concatenate([[1.0, 1.0], np.linspace(2.0, 40.0, n - 2)])
+    A = with_spectrum(d, 4)
+    w, U = np.linalg.eigh(A)
+    y = U[:, 0]  # the copy that the Krylov space from v0 misses
+    v0 = np.random.default_rng(0).standard_normal(n)
+    v0 -= y * (y @ v0)
+    Q, T, r = _lanczos_basis(A, v0, 40)
+    theta, S = np.linalg.eigh(T)
+    X = Q @ S
+    res = np.linalg.norm(A @ X - X * theta, axis=0)
+    assert abs(theta[0] - 1.0) < 1e-8 and theta[1] > 1.5  # one copy found, the other missed
+    tau = 1e-3 * np.abs(theta)
+    x_cert, x_find, x_tie = (1.4, None), (theta[5] - tau[5], None), (theta[5] + tau[5], None)
+    candidates = np.arange(theta.size) >= 6
+    chosen, x_probe = _safe_deflation(theta, res, candidates, x_cert, x_find, x_tie)
+    assert chosen.size > 0 and np.all(chosen >= 6)
+    assert x_cert[0] <= x_probe[0] <= x_find[0]
+    # the compressed operator on the complement of the locked (first six) and chosen vectors
+    B = np.column_stack([X[:, :6], X[:, chosen]])
+    C = np.linalg.qr(B, mode="complete")[0][:, B.shape[1] :]
+    assert np.linalg.eigvalsh(C.T @ A @ C)[0] <= x_probe[0]
+
+
+@pytest.mark.parametrize("seed", [25, 51, 254, 363, 461, 467, 670])
+def test_eigenmodes_locked_pairs_meet_the_test_with_true_residuals(seed):
+    """Clustered spectra at loose tolerances, where locked vectors couple to later wanted pairs
+    (cases that once ended with a pair just above its tolerance)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 200))
+    nclus = int(rng.integers(2, 5))
+    mult = rng.integers(1, 6, nclus)
+    head = np.repeat(np.cumsum(rng.uniform(0.05, 2.0, nclus)), mult)
+    spread = rng.choice([10.0, 100.0, 1000.0])
+    tail = head[-1] + rng.uniform(0.05, 1.0) + np.sort(rng.uniform(0, spread, n - head.size))
+    d = np.concatenate([head, tail])
+    which = rng.choice(["smallest", "largest"])
+    if which == "largest":
+        d = -d
+    A = with_spectrum(d, seed)
+    k = int(min(head.size + rng.integers(0, 2), 6))
+    tol = float(rng.choice([1e-2, 1e-3, 1e-6]))
+    scale = rng.choice([None, 0.0])
+    res = eigenmodes(A, k=k, which=which, tol=tol, rng=seed + 1000, scale=scale)
+    assert res.converged, res.message
+    true_res = residuals(A, res)
+    rounding = 1e-10 * np.abs(d).max()
+    np.testing.assert_allclose(res.residual_norms, true_res, rtol=1e-6, atol=rounding)
+    assert np.all(true_res <= tol * np.maximum(np.abs(res.eigenvalues), res.scale) * (1 + 1e-8) + rounding)
+    w = np.linalg.eigvalsh(A)
+    ref = w[:k] if which == "smallest" else w[-k:]
+    # Kahan: the k eigenvalues lie within ||R||_F of the Ritz values
+    assert np.max(np.abs(res.eigenvalues - ref)) <= np.linalg.norm(true_res) * (1 + 1e-8) + rounding
+
+
 def test_eigenmodes_2d_laplacian_degenerate_pairs():
     """The 2-D Dirichlet Laplacian has analytic, pairwise degenerate eigenvalues."""
     m = 20
