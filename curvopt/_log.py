@@ -40,6 +40,7 @@ import json
 import math
 import numbers
 import os
+import pickle
 import sqlite3
 import threading
 import time
@@ -81,10 +82,14 @@ class LoggedError(Exception):
 
 
 def digest(value) -> str:
-    """A stable digest of arrays, numbers, strings and containers of them (sha256, hex).
+    """A stable digest of arrays, numbers, strings, containers of them, and other data (sha256, hex).
 
-    Other objects contribute their type's name only: their ``repr`` may hold
-    a memory address, which differs from one process to the next.
+    scipy sparse matrices contribute their CSR arrays, array-likes (pandas,
+    anything with ``__array__``) their values, and any other object its
+    pickle (not its ``repr``, which may hold a memory address that differs
+    from one process to the next).  An object that none of these can read
+    raises a ValueError: a log must not answer a problem whose data it
+    cannot tell apart.
     """
     h = hashlib.sha256()
 
@@ -105,11 +110,35 @@ def digest(value) -> str:
                 feed(key)
                 feed(v[key])
             h.update(b")")
+        elif callable(v) and not hasattr(v, "__array__"):
+            # a function among the arguments: its name (its code cannot be compared anyway)
+            h.update(f"<callable {getattr(v, '__module__', '')}.{getattr(v, '__qualname__', repr(type(v)))}>".encode())
+        elif _is_sparse(v):
+            csr = v.tocsr()
+            h.update(f"sparse{csr.shape}".encode())
+            for part in (csr.data, csr.indices, csr.indptr):
+                feed(np.asarray(part))
+        elif hasattr(v, "__array__") or hasattr(v, "to_numpy"):
+            feed(np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v))
         else:
-            h.update(f"<{type(v).__module__}.{type(v).__qualname__}>".encode())
+            try:
+                h.update(f"<{type(v).__module__}.{type(v).__qualname__}>".encode() + pickle.dumps(v, protocol=4))
+            except Exception as exc:
+                raise ValueError(
+                    f"option `log` cannot tell this run's `args` from another's: an argument of type "
+                    f"{type(v).__name__} is neither data nor picklable ({exc}); pass plain arrays, or no log"
+                ) from None
 
     feed(value)
     return h.hexdigest()
+
+
+def _is_sparse(v) -> bool:
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return False
+    return scipy.sparse.issparse(v)
 
 
 def _name_of(fun) -> str:

@@ -9,12 +9,12 @@ import numpy as np
 import scipy.optimize
 
 from . import _registry
-from ._oracle import Oracle, check_initial_point, is_numba_dispatcher, make_oracle
+from ._oracle import Oracle, autograd_traceable, check_initial_point, is_numba_dispatcher, make_oracle
 from ._result import OptimizeResult
 from ._log import log_products, open_log
 from ._run import DEFAULT_MAX_FAILURES, Run, execute
 from ._validation import as_point
-from ._workers import use_workers
+from ._workers import LOG_AND_WORKERS, use_workers
 from .stats import result_hess_inv
 from .hvp._resolve import make_backend
 from .trust_region.bounded import as_bounds, box_oracle, clip_start
@@ -97,8 +97,8 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
         ``executor.map``: the displaced points of a finite-difference
         gradient of `fun`, the two gradient calls of a central product
         (``hessp='3-point'``) and the products of the curvature check go
-        out together; the CG iterations stay sequential; see
-        `curvopt._workers`).  Unknown options
+        out together; the CG iterations stay sequential; not together
+        with ``log`` yet; see `curvopt._workers`).  Unknown options
         raise an `OptimizeWarning`, as in scipy.
 
     Returns
@@ -138,7 +138,7 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
     (True, True)
     """
     if method is None:
-        method = "trust-ncg" if bounds is None else _default_bounded_method(jac, hess, hessp)
+        method = "trust-ncg" if bounds is None else _default_bounded_method(fun, x0, args, jac, hess, hessp)
     spec = _registry.lookup(method)
     if spec is None:
         return _scipy_method(fun, x0, args, method, jac, hess, hessp, bounds, constraints, tol, callback, options)
@@ -146,14 +146,18 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
                       stacklevel=2)
 
 
-def _default_bounded_method(jac, hess, hessp):
+def _default_bounded_method(fun, x0, args, jac, hess, hessp):
     """'trust-lbfgs' where Hessian-vector products would be finite differences of a given
     gradient (one gradient call each): its quasi-Newton model needs none, and on
     benchmarks/bench_bounds.py it takes the median gradient calls of L-BFGS-B, trust-bounds
     1.8 times them.  'trust-bounds' where curvature is given (`hess`, a callable `hessp`, or
     autograd products, also the default of an autograd gradient): it then takes 0.63 times them."""
     finite_difference_products = hess is None and (hessp is None or hessp in ("2-point", "3-point"))
-    autograd_gradient = jac is None or (isinstance(jac, str) and jac.lower() == "autograd")
+    autograd_gradient = isinstance(jac, str) and jac.lower() == "autograd"
+    if jac is None or jac is False:
+        # as `make_oracle` will decide (the answer is kept: the oracle asks again at no cost)
+        args_tuple = args if isinstance(args, tuple) else (args,)
+        autograd_gradient = autograd_traceable(fun, as_point(x0), args_tuple)
     return "trust-lbfgs" if finite_difference_products and not autograd_gradient else "trust-bounds"
 
 
@@ -202,6 +206,8 @@ def _run_python(spec, body, fun, x0, args, jac, hess, hessp, callback, common, b
     if box is not None:
         oracle = box_oracle(oracle, *box)  # finite-difference gradients stay in the box
     max_failures = _max_failures(common["max_failures"])
+    if common["log"] is not None and common["workers"] not in (None, 1):
+        raise ValueError(LOG_AND_WORKERS)  # before the log file is made
     oracle.log = open_log(common["log"], method=spec.name, x0=x0, fun=fun, jac_mode=oracle.jac_mode, args=args,
                           options={k: v for k, v in common.items() if k != "log"})
     try:

@@ -245,8 +245,24 @@ def _as_gradient(value, n) -> np.ndarray:
     return g
 
 
+# The last answer of `autograd_traceable`, so that deciding on a method and then building the
+# oracle cost one traced call of the user's function, not two.
+_last_trace = (None, None, None, None)
+
+
 def autograd_traceable(fun, x0, args) -> bool:
-    """Whether autograd can differentiate `fun` at `x0` (one traced call of `fun`)."""
+    """Whether autograd can differentiate `fun` at `x0` (one traced call of `fun`; the same
+    question asked again for the same `fun`, `x0` and `args` is answered without a call)."""
+    global _last_trace
+    key = (fun, np.asarray(x0, dtype=float).tobytes(), args)
+    if _last_trace[0] is fun and _last_trace[1] == key[1] and _last_trace[2] is args:
+        return _last_trace[3]
+    answer = _trace(fun, x0, args)
+    _last_trace = (*key, answer)
+    return answer
+
+
+def _trace(fun, x0, args) -> bool:
     if is_numba_dispatcher(fun):
         return False
     try:

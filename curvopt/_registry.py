@@ -218,7 +218,7 @@ def trust_lbfgs(n, *, gtol=1e-5, maxiter=None, memory=10, model="bfgs", initial_
         The curvature check where the gradient test holds (see `trust_ncg`);
         it uses the run's Hessian-vector products (finite differences by default).
     deflate : callable or array_like, optional
-        Directions the curvature check leaves out (see `trust_ncg`).
+        Directions the curvature check leaves out (see `trust_ncg`); unconstrained runs only.
 
     With `bounds` (`curvopt.trust_region.quasi_newton.QuasiNewtonBody`), the step is
     trust-bounds' projected step on the model (L-BFGS-B's generalized Cauchy point, CG on

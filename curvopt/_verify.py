@@ -164,7 +164,7 @@ def _eigenmodes_or_none(op, **kwargs):
     with np.errstate(invalid="ignore", over="ignore"):
         try:
             result = eigenmodes(op, **kwargs)
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        except (np.linalg.LinAlgError, FloatingPointError):
             return None
     if not (np.isfinite(result.eigenvalues).all() and np.isfinite(result.residual_norms).all()):
         return None

@@ -378,11 +378,14 @@ def _mapped(oracle, mapper, task, points):
 
 
 # ---------------------------------------------------------------------------- wiring
+LOG_AND_WORKERS = ("options `workers` and `log` cannot be used together yet: the evaluations sent to workers "
+                   "in batches do not pass through the log; drop one of them")
+
+
 def attach(oracle, backend, workers) -> None:
     """Send `oracle`'s and `backend`'s independent evaluations to `workers` (checked picklable)."""
     if getattr(oracle, "log", None) is not None:
-        raise ValueError("options `workers` and `log` cannot be used together: the log replays evaluations "
-                         "in the order they were made; drop one of them")
+        raise ValueError(LOG_AND_WORKERS)
     try:
         if oracle is not None:
             check_oracle_picklable(oracle, workers)

@@ -235,3 +235,38 @@ def test_unbounded_coordinates_and_infinite_bounds_are_the_unconstrained_method(
                             bounds=[(None, 0.5), (None, None)], tol=1e-9)
     assert half.success and half.x[0] == 0.5
     np.testing.assert_allclose(half.x, [0.5, 0.25], atol=1e-6)  # the bounded minimizer: x1 = x0^2
+
+
+def test_deflate_with_bounds_is_refused():
+    with pytest.raises(ValueError, match="option `deflate` is for unconstrained runs"):
+        curvopt.minimize(rosen, np.zeros(4), jac=rosen_der, method="trust-lbfgs", bounds=[(-2, 2)] * 4,
+                         options={"deflate": np.eye(4)[:, :1]})
+
+
+def test_default_with_bounds_follows_the_gradient_source():
+    """jac=None: autograd when it traces `fun` (exact products: trust-bounds), else forward differences of
+    `fun` (trust-lbfgs); deciding costs no extra call of `fun`."""
+    import autograd.numpy as anp
+
+    calls = {"n": 0}
+
+    def plain(x):  # in-place assignment: autograd cannot trace it
+        calls["n"] += 1
+        y = np.array(x, dtype=float)
+        y[0] = y[0] - 1.0
+        return float(y @ y)
+
+    def traced(x):
+        return anp.sum((x - 1.0) ** 2)
+
+    bounds = [(-2, 0.5)] * 3
+    with pytest.warns(RuntimeWarning, match="no gradient given"):
+        res = curvopt.minimize(plain, np.zeros(3), bounds=bounds)
+    assert calls["n"] == res.nfev + 1  # one traced call to learn autograd cannot differentiate it, no more
+    lbfgs = curvopt.minimize(plain, np.zeros(3), jac="2-point", method="trust-lbfgs", bounds=bounds)
+    assert res.success and np.array_equal(res.x, lbfgs.x) and res.nfev == lbfgs.nfev
+    np.testing.assert_allclose(res.x, [0.5, 0.0, 0.0], atol=1e-6)  # f = (x0 - 1)^2 + x1^2 + x2^2 in the box
+    exact = curvopt.minimize(traced, np.zeros(3), bounds=bounds)
+    newton = curvopt.minimize(traced, np.zeros(3), jac="autograd", method="trust-bounds", bounds=bounds)
+    assert exact.success and np.array_equal(exact.x, newton.x) and exact.nit == newton.nit
+    np.testing.assert_allclose(exact.x, [0.5, 0.5, 0.5])

@@ -476,3 +476,49 @@ def importlib_available(name):
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
         return False
+
+
+def test_internal_coordinates_reject_a_failed_point_and_go_on():
+    """A calculator that fails at a trial point: a rejected step in internal coordinates, as in Cartesians."""
+    from ase.build import molecule
+
+    class Flaky(EMT):
+        calls = 0
+
+        def calculate(self, *args, **kwargs):
+            Flaky.calls += 1
+            if Flaky.calls == 3:
+                raise RuntimeError("SCF did not converge")
+            return super().calculate(*args, **kwargs)
+
+    results = {}
+    for coordinates in ("internal", "cartesian"):
+        atoms = molecule("CH4")
+        atoms.positions += np.random.default_rng(0).normal(0, 0.05, atoms.positions.shape)
+        Flaky.calls = 0
+        atoms.calc = Flaky()
+        opt = TrustNewton(atoms, logfile=None, coordinates=coordinates)
+        assert opt.run(fmax=1e-3, steps=200) and Flaky.calls > 3
+        results[coordinates] = atoms.get_potential_energy()
+    assert results["internal"] == pytest.approx(results["cartesian"], abs=1e-5)
+
+
+def test_the_result_of_trust_newton_has_no_dangling_hess_inv():
+    atoms = lj13_start()
+    atoms.calc = lj()
+    opt = TrustNewton(atoms, logfile=None)
+    assert opt.run(fmax=FMAX)
+    assert "hess_inv" not in opt.result  # its products would call the ended worker thread's oracle
+
+
+def test_options_are_checked_against_the_engine_chosen():
+    from ase.build import molecule
+
+    atoms = molecule("CH4")
+    atoms.calc = EMT()
+    with pytest.raises(ValueError, match="not options of the internal-coordinate engine"):
+        TrustNewton(atoms, options={"model": "sr1"})  # a trust-lbfgs option; 'auto' chose internals
+    assert TrustNewton(atoms, coordinates="cartesian", options={"model": "sr1"}, logfile=None).run(fmax=1e-2)
+    other = atoms.copy()
+    other.calc = EMT()
+    assert TrustNewton(other, options={"trust_radius": 0.2}, logfile=None).coordinates_used == "internal"

@@ -409,3 +409,33 @@ def test_the_users_hessp_is_logged_and_replayed(tmp_path):
     assert hessp.calls == 0 and second.n_fresh == 0 and second.n_hvp == plain.n_hvp
     np.testing.assert_array_equal(first.x, plain.x)
     np.testing.assert_array_equal(second.x, plain.x)
+
+
+def test_a_log_of_other_sparse_or_object_args_is_refused(tmp_path):
+    """args are told apart by their data: a sparse matrix, or an object pickled, not by its type's name."""
+    import scipy.sparse
+
+    def f(x, A):
+        r = A @ x - 1.0
+        return 0.5 * float(r @ r)
+
+    def g(x, A):
+        return A.T @ (A @ x - 1.0)
+
+    path = str(tmp_path / "run.sqlite")
+    A1 = scipy.sparse.csr_matrix(np.diag([1.0, 2.0, 3.0]))
+    A2 = scipy.sparse.csr_matrix(np.diag([5.0, 7.0, 11.0]))
+    first = curvopt.minimize(f, np.zeros(3), args=(A1,), jac=g, options={"log": path})
+    np.testing.assert_allclose(first.x, [1.0, 0.5, 1 / 3], rtol=1e-6)
+    with pytest.raises(ValueError, match="args"):
+        curvopt.minimize(f, np.zeros(3), args=(A2,), jac=g, options={"log": path})
+    again = curvopt.minimize(f, np.zeros(3), args=(scipy.sparse.csr_matrix(np.diag([1.0, 2.0, 3.0])),), jac=g,
+                             options={"log": path})
+    assert again.n_fresh == 0 and np.array_equal(again.x, first.x)  # the same data replays
+
+
+def test_log_and_workers_are_refused_before_the_log_is_made(tmp_path):
+    path = tmp_path / "run.sqlite"
+    with pytest.raises(ValueError, match="`workers` and `log` cannot be used together"):
+        curvopt.minimize(rosen, np.zeros(3), jac=rosen_der, options={"log": str(path), "workers": 2})
+    assert not path.exists()

@@ -255,10 +255,11 @@ def _randomly_failing(n, seed, p_fun, p_jac, failure):
 @pytest.mark.parametrize("case", [
     dict(method="trust-krylov", n=4, seed=422, p_fun=0.125, p_jac=0.0625, failure="nan"),
     dict(method="trust-krylov", n=3, seed=0, p_fun=0.0, p_jac=0.25, failure="inf"),
+    dict(method="trust-bounds", n=4, seed=46, p_fun=0.0, p_jac=0.25, failure="inf"),  # the face CG's dot
 ])
 def test_non_finite_products_in_the_subproblem_and_the_check(case):
-    """Once found here: the curvature check called eigh on NaN products (LinAlgError) and GLTR let
-    `np.dot` of inf products warn; both now end in an honest result."""
+    """Once found here: the curvature check called eigh on NaN products (LinAlgError), and GLTR and
+    trust-bounds' face CG let `np.dot` of inf products warn; all now end in an honest result."""
     fun, jac, x0, f, g = _randomly_failing(case["n"], case["seed"], case["p_fun"], case["p_jac"], case["failure"])
     res = curvopt.minimize(fun, x0, jac=jac, method=case["method"], tol=GTOL)
     _check_honest(res, f, g, x0, case["method"])

@@ -184,6 +184,9 @@ class _SolverThread:
 
     # -- in the worker
     def _ask(self, message):
+        if self.finished or threading.current_thread() is not self._thread:
+            # only the solver, while it runs, may ask: anything else would wait forever for an answer
+            raise RuntimeError("the optimizer's solver has ended: its oracle cannot be called any more")
         self._requests.put(message)
         return self._replies.get()
 
@@ -579,8 +582,8 @@ class TrustNewton(_CurvoptOptimizer):
         (`curvopt.chem.internal.choose_coordinates`) without constraints,
         else 'cartesian'.  ``opt.coordinates_used`` says which.
     options : dict, optional
-        More options of ``minimize(method='trust-lbfgs')`` (e.g. ``model='sr1'``),
-        or with internal coordinates of
+        More options of ``minimize(method='trust-lbfgs')`` in Cartesian
+        coordinates (e.g. ``model='sr1'``), or with internal coordinates of
         `curvopt.chem.internal.InternalCoordinateOptimizer` (e.g.
         ``trust_radius``, ``hessian``, ``update``).  `maxstep` and
         `initial_step` are Cartesian options: with internal coordinates
@@ -658,12 +661,33 @@ class TrustNewton(_CurvoptOptimizer):
         self.vibrations = None
         self._escapes = 0
         super().__init__(atoms, logfile, trajectory, append_trajectory, coordinates, **kwargs)
+        self._check_options()
         if verify:
             from ase.constraints import FixAtoms
 
             others = [type(c).__name__ for c in atoms.constraints if not isinstance(c, FixAtoms)]
             if others:
                 raise ValueError(f"verify=True takes FixAtoms constraints only (as vibrations); got {others}")
+
+    def _check_options(self):
+        """`options` checked against the engine `coordinates` chose, here rather than in the solver's thread."""
+        import inspect
+
+        if self._coords.internal:
+            from .internal import InternalCoordinateOptimizer
+
+            valid = set(inspect.signature(InternalCoordinateOptimizer).parameters) - {"atoms", "numbers", "fmax"}
+            valid |= {"maxiter"}
+            engine = "the internal-coordinate engine (curvopt.chem.internal.InternalCoordinateOptimizer)"
+        else:
+            from .._registry import METHODS
+
+            valid = set(METHODS["trust-lbfgs"].options) - {"gtol", "measure", "verify"}
+            engine = "minimize(method='trust-lbfgs')"
+        unknown = sorted(set(self.options) - valid)
+        if unknown:
+            raise ValueError(f"options {unknown} are not options of {engine}, which coordinates="
+                             f"{self.coordinates!r} chose for these atoms; valid: {sorted(valid)}")
 
     def _after_success(self, here):
         if not self.verify:
@@ -698,8 +722,18 @@ class TrustNewton(_CurvoptOptimizer):
         if self.maxstep is not None:
             options["max_trust_radius"] = float(self.maxstep)
         options.update(self.options)
-        return lambda fun, callback: minimize(fun, x0, jac=True, method="trust-lbfgs", callback=callback,
-                                              options=options)
+        def solve(fun, callback):
+            res = minimize(fun, x0, jac=True, method="trust-lbfgs", callback=callback, options=options)
+            # its products would call `fun`, the worker thread's oracle, which ends with the thread
+            res.pop("hess_inv", None)
+            return res
+
+        return solve
+
+
+# consecutive calculator failures at trial points before the internal-coordinate solver gives up
+# (trust-lbfgs's default `max_failures`)
+_MAX_FAILED_POINTS = 10
 
 
 def _internal_solver(x0, numbers, fmax, maxstep, options, engine_class=None):
@@ -727,10 +761,22 @@ def _internal_solver(x0, numbers, fmax, maxstep, options, engine_class=None):
     def solve(fun, callback):
         # the engine's test is ASE's strict ``fmax_now < fmax``, on every atom (no constraints here)
         engine = engine_class(numbers=numbers, fmax=float(fmax), **engine_options)
-        x, nit, calls = np.array(x0, dtype=float), 0, 0
-        status, message = 2, "the evaluation budget (option maxiter) was used up"
+        x, nit, calls, failures = np.array(x0, dtype=float), 0, 0, 0
+        status, message = 1, "the evaluation budget (option maxiter) was used up"
         while calls < max_evaluations:
-            energy, gradient = fun(x)
+            try:
+                energy, gradient = fun(x)
+            except Exception:
+                # a failed trial point is a rejected step, as in trust-lbfgs; at the start, or failing
+                # again and again, the calculator's error is the user's to see
+                calls += 1
+                failures += 1
+                rejectable = hasattr(engine, "failed") and getattr(engine, "coords", None) is not None
+                if not rejectable or failures > _MAX_FAILED_POINTS:  # the saddle engine cannot reject
+                    raise
+                x = np.asarray(engine.failed(), dtype=float).reshape(-1)
+                continue
+            failures = 0
             calls += 1
             proposal = engine.step(x.reshape(-1, 3), energy, -gradient.reshape(-1, 3))
             if calls > 1 and np.array_equal(engine.positions.reshape(-1), x):  # accepted: an ASE step

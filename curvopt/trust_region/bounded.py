@@ -592,7 +592,8 @@ def _face_cg(z0, r0, F, n, hvp, radius, tol, maxiter, warm) -> _FaceCG:
         Hd_full = hvp(_embed(n, F, d))
         products += 1
         Hd = Hd_full[F]
-        dHd = float(np.dot(d, Hd))
+        # checked before the dot product: inf entries against zeros of d would make NaN with a warning
+        dHd = float(np.dot(d, Hd)) if np.isfinite(Hd).all() else math.nan
         if not math.isfinite(dHd):
             return _FaceCG(z, r, dq, products, False, True)
         rd = float(np.dot(r, d))

@@ -316,6 +316,7 @@ class QuasiNewtonBody:
         self.gtol = gtol
         self.measure = measure
         self.verify = verify
+        self.deflate = deflate
         self.memory = memory
         self.kind = kind
         self.initial_trust_radius = initial_trust_radius
@@ -334,6 +335,9 @@ class QuasiNewtonBody:
         if self.measure is not None:
             raise ValueError("option `measure` is for unconstrained runs; with `bounds` the stopping test is "
                              "L-BFGS-B's ||P[x - g] - x||_inf <= gtol")
+        if self.deflate is not None:
+            raise ValueError("option `deflate` is for unconstrained runs; with `bounds` the curvature check "
+                             "covers the face of the free variables")
         memory, kind = self.memory, self.kind
         loop = dict(self.loop)
         if self.initial_trust_radius is None:

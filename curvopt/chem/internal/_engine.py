@@ -287,6 +287,25 @@ class InternalCoordinateOptimizer:
         self._probing = False
         return self._propose()
 
+    def failed(self):
+        """The point last returned could not be evaluated (the calculator failed there): a rejected step.
+
+        The trust radius shrinks as for a rejected trial point (a skipped
+        curvature probe is simply dropped) and the next point to evaluate is
+        returned; the current point and the model are unchanged.
+        """
+        if self.coords is None:
+            raise RuntimeError("the starting point must be evaluated: there is no step to reject")
+        self.n_rejected += 1
+        if self._probing:
+            self._probing = False
+        elif self._trial is not None:
+            self.trust_radius = max(self.min_trust_radius, 0.25 * self._trial["norm"])
+        if self._probe_queue:
+            self._probing = True
+            return self._probe_queue.pop(0)
+        return self._propose()
+
     # ------------------------------------------------------------------ internals
     def _start(self, x, energy, gx, f):
         self.coords = InternalCoordinates(self.numbers, x)
@@ -419,7 +438,7 @@ class InternalCoordinateOptimizer:
                 self._rebuild(x0, straightened)
                 self._make_current(x0, self.energy, self._gx, self.forces)
                 return self._propose()
-            x_new, achieved, _ = self.coords.back_transform(x0, dq)
+            x_new, _, _ = self.coords.back_transform(x0, dq)
             disp = float(np.sqrt(((x_new - x0) ** 2).sum(axis=1)).max())
             if disp > self.maxstep:
                 radius = float(np.linalg.norm(p)) * 0.9 * self.maxstep / disp
@@ -436,7 +455,6 @@ class InternalCoordinateOptimizer:
         self._trial = {"predicted": predicted, "norm": float(np.linalg.norm(p)),
                        "boundary": bool(boundary or radius < self.trust_radius)}
         return x_new
-
 
     def _straightened(self, dq):
         rows = np.nonzero(self.coords.kinds == "angle")[0]
