@@ -387,7 +387,8 @@ def open_log(path, *, method, x0, fun, jac_mode, args=(), options=None):
     args : tuple
         Extra arguments of `fun` (a digest goes into the log).
     options : dict, optional
-        The method's options, recorded as text for the reader.
+        Options to record as text for the reader (`minimize` records its common
+        options: the budget, `hvp_eps`, `max_failures`; not the method's own).
     """
     if path is None:
         return None
