@@ -9,51 +9,19 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.optimize
 from scipy.optimize import Bounds, OptimizeWarning, rosen, rosen_der, rosen_hess
 
 import curvopt
 from curvopt.hvp.quasi_newton import QuasiNewtonHVP
-from curvopt.testing import Counted, get_problem
-from curvopt.trust_region.bounded import projected_gradient
+from curvopt.testing import Counted
+
+# the bounded problems, their L-BFGS-B reference and tolerance are those of trust-bounds' tests
+from test_bounds import CASES, GTOL, case_id, lbfgsb, pg_inf, setup  # noqa: E402
 
 
-def lbfgsb(fun, jac, x0, lower, upper):
-    return scipy.optimize.minimize(fun, np.clip(x0, lower, upper), jac=jac, method="L-BFGS-B",
-                                   bounds=Bounds(lower, upper),
-                                   options={"gtol": 1e-11, "ftol": 1e-16, "maxiter": 20_000, "maxfun": 40_000})
-
-
-def pg_inf(jac, x, lower, upper):
-    return float(np.max(np.abs(projected_gradient(x, jac(x), lower, upper))))
-
-
-# boxes that cut off the unconstrained minimizer (as tests/test_bounds.py)
-CASES = [
-    ("rosenbrock", None, [-2.0, -2.0], [0.5, 2.0]),
-    ("rosenbrock", None, 1.2, 2.0),
-    ("beale", None, [0.0, 0.0], [2.5, 1.0]),
-    ("helical_valley", None, [-10.0, -1.0, -1.0], [0.8, 1.0, 1.0]),
-    ("box_3d", None, [0.0, 5.0, 0.0], [2.0, 9.5, 20.0]),
-    ("powell_singular", None, 0.1, 100.0),
-    ("bard", None, [0.1, 0.0, 0.0], 10.0),
-    ("penalty_1", 10, 0.2, 1.0),
-    ("variably_dimensioned", 10, 0.0, 0.9),
-    ("linear_full_rank", 10, -0.5, 0.5),
-    ("discrete_boundary_value", 10, -0.1, 0.0),
-    ("chained_rosenbrock", 10, 1.2, 2.0),
-    ("ill_conditioned_quadratic", 100, 0.0, 0.5),
-    ("broyden_tridiagonal", 100, -0.6, 0.0),
-]
-GTOL = 1e-8
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}{'' if c[1] is None else '_' + str(c[1])}")
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_same_solution_as_lbfgsb(case):
-    name, n, low, high = case
-    problem = get_problem(name, n)
-    lower = np.broadcast_to(np.asarray(low, dtype=float), (problem.n,)).copy()
-    upper = np.broadcast_to(np.asarray(high, dtype=float), (problem.n,)).copy()
+    problem, lower, upper = setup(case)
     x0 = np.clip(problem.x0, lower, upper)
     jac = Counted(problem.jac)
     res = curvopt.minimize(problem.fun, x0, jac=jac, method="trust-lbfgs", bounds=Bounds(lower, upper),
