@@ -19,6 +19,7 @@ from ase.constraints import FixAtoms  # noqa: E402
 
 from curvopt.chem import TransitionState, vibrations  # noqa: E402
 from curvopt.chem.internal import InternalSaddleOptimizer  # noqa: E402
+from test_chem_optimizers import count_calls  # noqa: E402  (the same calculator counter as the optimizer tests)
 
 FMAX = 1e-3
 
@@ -165,25 +166,13 @@ def _xtb():
     return tb.TBLite(method="GFN2-xTB", verbosity=0)
 
 
-def _count_calls(atoms):
-    calls = [0]
-    original = atoms.calc.calculate
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return original(*args, **kwargs)
-
-    atoms.calc.calculate = counted
-    return calls
-
-
 def _hcn():
     return Atoms("CNH", positions=[[0.0, 0.0, 0.0], [1.18, 0.0, 0.0], [0.55, 1.05, 0.0]])
 
 
 def _search(atoms, coordinates, **kwargs):
     atoms.calc = _xtb()
-    calls = _count_calls(atoms)
+    calls = count_calls(atoms)
     opt = TransitionState(atoms, logfile=None, coordinates=coordinates, **kwargs)
     converged = opt.run(fmax=FMAX, steps=200)
     assert opt.n_force_calls == calls[0]
